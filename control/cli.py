@@ -1,0 +1,216 @@
+"""The `podium` command line. Usage errors exit 2 with a message naming what was wrong."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from control.errors import PodiumError
+from control.hub import DEFAULT_HUB, Hub, HubClient
+from control.security import ClientCurve, ServerCurve, create_keypair
+
+console = Console()
+
+
+def _version() -> str:
+    try:
+        return version("podium")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(message)s",
+                        handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
+
+
+def _fail(message: str) -> None:
+    """Runtime failure (not a usage error): message on stderr, exit 1."""
+    Console(stderr=True).print(f"[bold red]error:[/] {message}")
+    sys.exit(1)
+
+
+def _server_curve(keys: str | None, allow: str | None) -> ServerCurve | None:
+    if keys is None and allow is None:
+        return None
+    if keys is None or allow is None:
+        raise click.UsageError("--keys and --allow go together (server secret key, client allow-list)")
+    return ServerCurve.from_files(keys, allow)
+
+
+def _client_curve(keys: str | None, server_key: str | None) -> ClientCurve | None:
+    if keys is None and server_key is None:
+        return None
+    if keys is None or server_key is None:
+        raise click.UsageError("--keys and --server-key go together (client secret key, server public key)")
+    return ClientCurve.from_files(keys, server_key)
+
+
+hub_option = click.option("--hub", "hub_endpoint", default=DEFAULT_HUB, show_default=True,
+                          envvar="PODIUM_HUB", help="Hub address.")
+client_keys_option = click.option("--keys", type=click.Path(exists=True, dir_okay=False),
+                                  help="This client's .key_secret file (CurveZMQ).")
+server_key_option = click.option("--server-key", type=click.Path(exists=True, dir_okay=False),
+                                 help="The hub's public .key file (CurveZMQ).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="podium")
+@click.option("-v", "--verbose", count=True, help="-v: info logging, -vv: debug.")
+def cli(verbose: int) -> None:
+    """podium: a ZeroMQ control stack for simulators, Android devices and learning agents."""
+    _setup_logging(verbose)
+
+
+@cli.command()
+@click.option("--bind", default=DEFAULT_HUB, show_default=True, help="Address to listen on.")
+@click.option("--keys", type=click.Path(exists=True, dir_okay=False), help="Hub .key_secret file.")
+@click.option("--allow", type=click.Path(exists=True, file_okay=False),
+              help="Directory of client public keys allowed to connect.")
+def hub(bind: str, keys: str | None, allow: str | None) -> None:
+    """Run the hub (the registry of live services) in the foreground."""
+    try:
+        server = Hub(bind, curve=_server_curve(keys, allow))
+    except PodiumError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # zmq's bind errors: address in use, bad address
+        _fail(f"cannot listen on {bind}: {exc}")
+    console.print(f"hub listening on [bold]{server.endpoint}[/] (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command("ls")
+@hub_option
+@click.option("--kind", help="Only services of this kind.")
+@client_keys_option
+@server_key_option
+def list_services(hub_endpoint: str, kind: str | None, keys: str | None, server_key: str | None) -> None:
+    """List live services registered with the hub."""
+    with HubClient(hub_endpoint, curve=_client_curve(keys, server_key)) as client:
+        try:
+            records = client.list(kind)
+        except PodiumError as exc:
+            _fail(f"hub at {hub_endpoint}: {exc}")
+    console.print(services_table(records))
+
+
+def services_table(records: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len(records)} live service(s)")
+    for column in ("name", "kind", "endpoint", "pid", "host", "last heartbeat"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(r["name"], r["kind"], r["endpoint"], str(r.get("pid") or "-"),
+                      r.get("host") or "-", f"{r['age']:.1f} s ago")
+    return table
+
+
+def parse_call_args(text: str | None) -> tuple[list, dict]:
+    """JSON list -> positional args, JSON object -> keyword args, any other JSON -> one argument."""
+    if text is None:
+        return [], {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON ({exc.msg} at column {exc.colno}): {text}",
+                                 param_hint="ARGS")
+    if isinstance(value, list):
+        return value, {}
+    if isinstance(value, dict):
+        return [], value
+    return [value], {}
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        if value.size <= 64:
+            return value.tolist()
+        return f"<array shape={list(value.shape)} dtype={value.dtype}>"
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    return value
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("method")
+@click.argument("args", required=False)
+@hub_option
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the reply.")
+@client_keys_option
+@server_key_option
+def call(name: str, method: str, args: str | None, hub_endpoint: str, timeout: float,
+         keys: str | None, server_key: str | None) -> None:
+    """Call METHOD of service NAME. ARGS is JSON: a list (positional) or an object (keywords)."""
+    from control.hub import connect
+
+    positional, keywords = parse_call_args(args)
+    curve = _client_curve(keys, server_key)
+    try:
+        with connect(name, hub_endpoint, timeout=timeout, hub_curve=curve, curve=curve) as client:
+            result = client.request(method, positional, keywords)
+    except PodiumError as exc:
+        _fail(str(exc))
+    console.print_json(json.dumps(_to_json(result)))
+
+
+@cli.command()
+@click.argument("name", default="podium")
+@click.option("--dir", "directory", default=str(Path.home() / ".config" / "podium" / "keys"),
+              show_default=True, type=click.Path(file_okay=False), help="Where to write the key pair.")
+def keys(name: str, directory: str) -> None:
+    """Create a CurveZMQ key pair NAME.key / NAME.key_secret (mode 0600)."""
+    public, secret = create_keypair(directory, name)
+    console.print(f"public key: {public}\nsecret key: {secret} (keep it private; mode 0600)")
+
+
+@cli.command()
+@click.option("--name", default="echo:0", show_default=True, help="Service name in the hub.")
+@hub_option
+@click.option("--bind", default="tcp://127.0.0.1:*", show_default=True, help="Address to serve on.")
+def echo(name: str, hub_endpoint: str, bind: str) -> None:
+    """Run an echo/sample service daemon (for checking a bus end to end)."""
+    from control.daemon import Daemon
+    from control.echo import EchoService
+
+    try:
+        daemon = Daemon(EchoService(), name, "echo", hub=hub_endpoint, endpoint=bind)
+    except PodiumError as exc:
+        _fail(str(exc))
+    daemon.run()
+
+
+@cli.command()
+@click.option("--calls", default=2000, show_default=True, type=click.IntRange(100, 1_000_000),
+              help="Round trips per payload size.")
+def demo(calls: int) -> None:
+    """Start a hub and a service, call it, and print round-trip figures."""
+    from control.demo import run_demo
+
+    run_demo(console, calls=calls)
+
+
+def main() -> None:
+    cli(prog_name="podium")
+
+
+if __name__ == "__main__":
+    main()
