@@ -134,10 +134,10 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
-    console = Console()
+    console = Console(width=150)
     cases = [Case("a", "a: 64 B echo", args.calls, 500),
-             Case("b", "b: 348xf32 obs -> 17xf32 action", args.calls, 500),
-             Case("c", "c: 1080x2400x3 u8 screenshot", args.screens, 20)]
+             Case("b", "b: 348xf32 -> 17xf32", args.calls, 500),
+             Case("c", "c: 1080x2400x3 u8", args.screens, 20)]
     table = Table(title="podium RPC vs raw pyzmq DEALER/ROUTER (round trip)")
     for column in ("transport", "case", "n", "raw p50", "podium p50", "ratio p50", "raw p99",
                    "podium p99", "ratio p99"):

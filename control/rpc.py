@@ -113,23 +113,18 @@ class Server:
     # -- lifecycle -------------------------------------------------------------------------------
     def serve_forever(self) -> None:
         """Serve in the calling thread until stop() is called."""
-        poller = zmq.Poller()
-        poller.register(self.socket, zmq.POLLIN)
+        # A blocking receive that wakes every 100 ms to look at the stop flag: one system call
+        # per message, where poll-then-receive costs two.
+        self.socket.rcvtimeo = 100
         try:
             while not self._stop.is_set():
-                if poller.poll(100):
-                    self._drain()
+                try:
+                    frames = self.socket.recv_multipart(copy=False)
+                except zmq.Again:
+                    continue
+                self._serve_one(frames)
         finally:
             self._close()
-
-    def _drain(self) -> None:
-        """Serve every message already queued, then return to polling (one poll per burst)."""
-        while True:
-            try:
-                frames = self.socket.recv_multipart(flags=zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            self._serve_one(frames)
 
     def start(self) -> "Server":
         """Serve in a background thread."""
@@ -167,7 +162,7 @@ class Server:
         size = wire.message_size(payload)
         if size > self.max_message_bytes:
             self.stats["rejected_too_large"] += 1
-            self._reply_error(identity, _peek_id(payload), MessageTooLarge(
+            self._reply_error(identity, wire.peek_id(payload), MessageTooLarge(
                 f"message of {size} bytes exceeds the limit of {self.max_message_bytes} bytes"))
             return
         try:
@@ -176,7 +171,7 @@ class Server:
             self.stats["rejected_version" if isinstance(exc, UnsupportedVersion)
                        else "rejected_malformed"] += 1
             log.debug("%s: rejected message: %s", self.name, exc)
-            self._reply_error(identity, _peek_id(payload), exc)
+            self._reply_error(identity, wire.peek_id(payload), exc)
             return
         if message.kind != wire.CALL:
             self._handle_one_way(message)
@@ -209,7 +204,7 @@ class Server:
             self.stats["errors"] += 1
             self._reply_error(identity, message.id, exc, with_traceback=not isinstance(exc, PodiumError))
             return
-        self.stats["calls"] += 1
+        self.stats["meta_calls" if message.method.startswith(RESERVED_PREFIX) else "calls"] += 1
         try:
             frames = wire.encode(wire.Message(wire.REPLY, message.id, body=result))
         except WireError as exc:
@@ -253,16 +248,6 @@ def _call_arguments(body: Any) -> tuple[list, dict]:
     if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
         raise WireError("call kwargs must be a map with string keys")
     return list(args), kwargs
-
-
-def _peek_id(payload: list[zmq.Frame]) -> int | None:
-    """The request id of a message we refuse, if it can be read at all (so the caller can match)."""
-    try:
-        header = wire.decode_tree(payload[:1])
-        req_id = header.get("id") if isinstance(header, dict) else None
-        return req_id if isinstance(req_id, int) and not isinstance(req_id, bool) else None
-    except Exception:
-        return None
 
 
 class Client:

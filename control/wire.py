@@ -213,6 +213,18 @@ def decode(frames: Sequence[Any]) -> Message:
     return Message(kind=kind, id=req_id, method=method, deadline=deadline, body=header.get("body"))
 
 
+def peek_id(frames: Sequence[Any]) -> int | None:
+    """The request id of a message being refused, if it can be read at all (so the caller can
+    match the error reply); arrays and other extensions in the body are not looked at."""
+    try:
+        header = msgpack.unpackb(_frame_bytes(frames[0]), ext_hook=lambda code, data: None,
+                                 raw=False, strict_map_key=False)
+    except Exception:  # anything unreadable simply has no id
+        return None
+    req_id = header.get("id") if isinstance(header, dict) else None
+    return req_id if isinstance(req_id, int) and not isinstance(req_id, bool) else None
+
+
 def message_size(frames: Sequence[Any]) -> int:
     """Total payload bytes of a multipart message (frames received from zmq, or bytes)."""
     return sum(len(f) for f in frames)
