@@ -208,6 +208,19 @@ def demo(calls: int) -> None:
     run_demo(console, calls=calls)
 
 
+def _load_plugins() -> None:
+    """Commands from other podium packages (`podium sim`, ...) arrive through entry points, so
+    that `control` never imports them."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="podium.commands"):
+        if entry.name not in cli.commands:
+            cli.add_command(entry.load(), entry.name)
+
+
+_load_plugins()
+
+
 def main() -> None:
     cli(prog_name="podium")
 

@@ -8,4 +8,7 @@ PYTHON=${PYTHON:-python3}
 "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "podium needs Python >= 3.11"'
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# torch first, pinned: on machines of this kind 2.13.0 is a local CPU build; anything else would
+# pull a multi-GB CUDA build. With it in place, podium's `torch>=2.3` installs nothing more.
+.venv/bin/python -m pip install -q "torch==2.13.0"
 .venv/bin/python -m pip install -q -e ".[dev]"
