@@ -117,9 +117,11 @@ class RemoteVectorEnv(VectorEnv):
         self.clients = [open_service(s, hub=hub, timeout=timeout, reconnect=reconnect) for s in services]
         self.remote_specs = [c.request("spec", idempotent=True) for c in self.clients]
         first = self.remote_specs[0]
+        self.single_observation_space = space_from_tree(first["observation_space"])
+        self.single_action_space = space_from_tree(first["action_space"])
         for client, spec in zip(self.clients[1:], self.remote_specs[1:]):
-            if (spec["observation_space"], spec["action_space"]) != (first["observation_space"],
-                                                                      first["action_space"]):
+            if (space_from_tree(spec["observation_space"]) != self.single_observation_space
+                    or space_from_tree(spec["action_space"]) != self.single_action_space):
                 raise ValueError(f"{client.service} serves {spec['env_id']} with other spaces than "
                                  f"{self.clients[0].service} ({first['env_id']}): they cannot share "
                                  "one vector env")
@@ -127,8 +129,6 @@ class RemoteVectorEnv(VectorEnv):
         self.num_envs = sum(counts)
         bounds = np.cumsum([0, *counts])
         self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-        self.single_observation_space = space_from_tree(first["observation_space"])
-        self.single_action_space = space_from_tree(first["action_space"])
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.metadata = {"autoreset_mode": self.autoreset_mode,
@@ -151,35 +151,53 @@ class RemoteVectorEnv(VectorEnv):
             seeds = [None if seed is None else int(seed) + i for i in range(self.num_envs)]
         else:
             seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} envs")
         if seed is not None:
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seeds[0])
-        results = self._each("reset", lambda k: {"seed": seeds[self._slices[k]], "options": options})
+        obs, info_list = self.reset_raw(seeds, options)
         infos: dict[str, Any] = {}
-        for k, result in enumerate(results):
-            for row, info in enumerate(result["infos"]):
-                infos = self._add_info(infos, info, self._slices[k].start + row)
-        return self._concat([r["obs"] for r in results]), infos
+        for i, info in enumerate(info_list):
+            infos = self._add_info(infos, info, i)
+        return obs, infos
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict]:
-        actions = np.asarray(actions) if not isinstance(actions, (np.ndarray, tuple, dict)) else actions
+        obs, rewards, terminated, truncated, info_list, finals = self.step_raw(actions)
+        infos: dict[str, Any] = {}
+        for i, info in enumerate(info_list):
+            if i in finals:
+                infos = self._add_info(infos, {"final_obs": finals[i]["obs"],
+                                               "final_info": finals[i]["info"]}, i)
+            infos = self._add_info(infos, info, i)
+        return obs, rewards, terminated, truncated, infos
+
+    # -- per-env results, for adapters that want lists rather than gymnasium's info dicts --------
+    def reset_raw(self, seeds: Sequence[int | None], options: dict | Sequence[dict | None] | None = None
+                  ) -> tuple[Any, list[dict]]:
+        """Reset every env with one seed each; options for all, or one per env."""
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} envs")
+        per_env = isinstance(options, (list, tuple))
+        if per_env and len(options) != self.num_envs:
+            raise ValueError(f"got {len(options)} options for {self.num_envs} envs")
+        results = self._each("reset", lambda k: {
+            "seed": list(seeds[self._slices[k]]),
+            "options": list(options[self._slices[k]]) if per_env else options})
+        return self._concat([r["obs"] for r in results]), [i for r in results for i in r["infos"]]
+
+    def step_raw(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, list[dict], dict]:
+        """Step every env; returns obs, rewards, terminated, truncated, a list of infos and, for
+        envs reset in this step (SameStep), {env index: {"obs": final obs, "info": final info}}."""
+        if not isinstance(actions, (np.ndarray, tuple, dict)):
+            actions = np.asarray(actions)
         mode = self.autoreset_mode.value
         results = self._each("step", lambda k: {"actions": _rows(actions, self._slices[k]),
                                                  "autoreset": mode})
-        infos: dict[str, Any] = {}
-        for k, result in enumerate(results):
-            start = self._slices[k].start
-            for row, info in enumerate(result["infos"]):
-                final = result["final"].get(row)
-                if final is not None:
-                    infos = self._add_info(infos, {"final_obs": writable(final["obs"]),
-                                                   "final_info": final["info"]}, start + row)
-                infos = self._add_info(infos, info, start + row)
+        finals = {self._slices[k].start + row: {"obs": writable(f["obs"]), "info": f["info"]}
+                  for k, r in enumerate(results) for row, f in r["final"].items()}
         return (self._concat([r["obs"] for r in results]),
                 np.concatenate([r["rewards"] for r in results]),
                 np.concatenate([r["terminated"] for r in results]),
-                np.concatenate([r["truncated"] for r in results]), infos)
+                np.concatenate([r["truncated"] for r in results]),
+                [i for r in results for i in r["infos"]], finals)
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:

@@ -108,12 +108,17 @@ class EnvService:
         return obs, float(reward), bool(terminated), bool(truncated), info
 
     # -- batched ---------------------------------------------------------------------------------
-    def reset(self, seed: int | list | None = None, options: dict | None = None,
+    def reset(self, seed: int | list | None = None, options: dict | list | None = None,
               indices: list[int] | None = None) -> dict[str, Any]:
-        """Reset the given envs (all by default). An int seed gives env i (of all) seed + i."""
+        """Reset the given envs (all by default). An int seed gives env i (of all) seed + i;
+        a list gives one seed per env. Options: one map for all, or a list with one per env."""
         indices = self._indices(indices)
         seeds = self._seeds(seed, indices)
-        results = [self.reset_one(i, seeds[k], options) for k, i in enumerate(indices)]
+        if not isinstance(options, list):
+            options = [options] * len(indices)
+        elif len(options) != len(indices):
+            raise ValueError(f"got {len(options)} options for {len(indices)} envs")
+        results = [self.reset_one(i, seeds[k], options[k] or None) for k, i in enumerate(indices)]
         return {"obs": self._stack([obs for obs, _ in results]), "infos": [info for _, info in results]}
 
     def step(self, actions: Any, indices: list[int] | None = None,
@@ -218,21 +223,21 @@ class EnvService:
             try:
                 actions = np.asarray(actions)
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"{what} are not an array: {exc}") from exc
+                raise ValueError(f"bad {what}: not an array ({exc})") from exc
         if actions.shape != expected:
-            raise ValueError(f"{what} have shape {actions.shape} but {self.env_id} expects "
+            raise ValueError(f"bad {what}: shape {actions.shape}, but {self.env_id} expects "
                              f"{expected} (action space {space})")
         want = space.dtype
         integral = np.issubdtype(want, np.integer)
         ok_kind = actions.dtype.kind in ("iu" if integral else "fiu")
         if not ok_kind or not np.can_cast(actions.dtype, want, casting="same_kind"):
-            raise ValueError(f"{what} have dtype {actions.dtype} but {self.env_id} expects "
+            raise ValueError(f"bad {what}: dtype {actions.dtype}, but {self.env_id} expects "
                              f"{want} (or a dtype that casts to it without changing kind)")
         if actions.dtype.kind == "f" and not np.isfinite(actions).all():
             bad = np.argwhere(~np.isfinite(actions))[0].tolist()
-            raise ValueError(f"{what} contain NaN or inf (first at index {bad})")
+            raise ValueError(f"bad {what}: NaN or inf (first at index {bad})")
         actions = actions.astype(want, copy=False)
         rows = actions.reshape(-1, *space.shape) if actions.shape != space.shape else actions[None]
         if integral and not all(space.contains(a) for a in rows):
-            raise ValueError(f"{what} {actions.tolist()} are outside {space}")
+            raise ValueError(f"bad {what}: {actions.tolist()} outside {space}")
         return actions
