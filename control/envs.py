@@ -19,6 +19,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from control.hub import DEFAULT_HUB, HubClient, connect
+from control.infos import concat_infos, to_gymnasium
 from control.rpc import Client
 from control.spaces import space_from_tree
 
@@ -153,25 +154,19 @@ class RemoteVectorEnv(VectorEnv):
             seeds = list(seed)
         if seed is not None:
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seeds[0])
-        obs, info_list = self.reset_raw(seeds, options)
-        infos: dict[str, Any] = {}
-        for i, info in enumerate(info_list):
-            infos = self._add_info(infos, info, i)
-        return obs, infos
+        obs, infos = self.reset_raw(seeds, options)
+        return obs, to_gymnasium(infos)
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict]:
-        obs, rewards, terminated, truncated, info_list, finals = self.step_raw(actions)
-        infos: dict[str, Any] = {}
-        for i, info in enumerate(info_list):
-            if i in finals:
-                infos = self._add_info(infos, {"final_obs": finals[i]["obs"],
-                                               "final_info": finals[i]["info"]}, i)
-            infos = self._add_info(infos, info, i)
+        obs, rewards, terminated, truncated, infos, finals = self.step_raw(actions)
+        infos = to_gymnasium(infos)
+        for i, final in finals.items():
+            infos = self._add_info(infos, {"final_obs": final["obs"], "final_info": final["info"]}, i)
         return obs, rewards, terminated, truncated, infos
 
-    # -- per-env results, for adapters that want lists rather than gymnasium's info dicts --------
+    # -- wire-layout results (infos columnar, object columns as lists), for adapters ------------
     def reset_raw(self, seeds: Sequence[int | None], options: dict | Sequence[dict | None] | None = None
-                  ) -> tuple[Any, list[dict]]:
+                  ) -> tuple[Any, dict]:
         """Reset every env with one seed each; options for all, or one per env."""
         if len(seeds) != self.num_envs:
             raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} envs")
@@ -181,10 +176,10 @@ class RemoteVectorEnv(VectorEnv):
         results = self._each("reset", lambda k: {
             "seed": list(seeds[self._slices[k]]),
             "options": list(options[self._slices[k]]) if per_env else options})
-        return self._concat([r["obs"] for r in results]), [i for r in results for i in r["infos"]]
+        return self._concat([r["obs"] for r in results]), self._infos(results)
 
-    def step_raw(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, list[dict], dict]:
-        """Step every env; returns obs, rewards, terminated, truncated, a list of infos and, for
+    def step_raw(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict, dict]:
+        """Step every env; returns obs, rewards, terminated, truncated, columnar infos and, for
         envs reset in this step (SameStep), {env index: {"obs": final obs, "info": final info}}."""
         if not isinstance(actions, (np.ndarray, tuple, dict)):
             actions = np.asarray(actions)
@@ -197,7 +192,12 @@ class RemoteVectorEnv(VectorEnv):
                 np.concatenate([r["rewards"] for r in results]),
                 np.concatenate([r["terminated"] for r in results]),
                 np.concatenate([r["truncated"] for r in results]),
-                [i for r in results for i in r["infos"]], finals)
+                self._infos(results), finals)
+
+    def _infos(self, results: list[dict]) -> dict:
+        if len(results) == 1:
+            return results[0]["infos"]
+        return concat_infos([(r["infos"], s.stop - s.start) for r, s in zip(results, self._slices)])
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:

@@ -18,6 +18,7 @@ from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from control.envs import RemoteVectorEnv
+from control.infos import unstack_infos
 from control.rpc import Client
 
 LOCAL_ATTRIBUTES = ("render_mode", "observation_space", "action_space", "metadata")
@@ -35,7 +36,8 @@ class SB3VecEnv(VecEnv):
 
     def reset(self) -> Any:
         options = self._options if any(self._options) else None
-        obs, self.reset_infos = self.remote.reset_raw(self._seeds, options)
+        obs, infos = self.remote.reset_raw(self._seeds, options)
+        self.reset_infos = unstack_infos(infos, self.num_envs)
         self._reset_seeds()
         self._reset_options()
         return obs
@@ -44,7 +46,8 @@ class SB3VecEnv(VecEnv):
         self._actions = actions
 
     def step_wait(self) -> tuple[Any, np.ndarray, np.ndarray, list[dict]]:
-        obs, rewards, terminated, truncated, infos, finals = self.remote.step_raw(self._actions)
+        obs, rewards, terminated, truncated, columns, finals = self.remote.step_raw(self._actions)
+        infos = unstack_infos(columns, self.num_envs)
         for i, final in finals.items():
             self.reset_infos[i] = infos[i]  # what the env's reset returned
             infos[i] = {**final["info"], "terminal_observation": final["obs"]}

@@ -62,6 +62,19 @@ class KeyPair:
             raise SecurityConfigError(f"key file {path} is not a zmq certificate: {exc}") from exc
         return cls(public, secret)
 
+    @classmethod
+    def load_secret(cls, path: str | os.PathLike) -> "KeyPair":
+        """Load a key pair that must include its secret half (a .key_secret file)."""
+        keys = cls.load(path)
+        if keys.secret is None:
+            raise SecurityConfigError(f"{path} holds no secret key: pass the .key_secret file")
+        return keys
+
+    def apply(self, socket: zmq.Socket) -> None:
+        """Give `socket` this key pair."""
+        socket.curve_secretkey = self.secret
+        socket.curve_publickey = self.public
+
 
 def create_keypair(directory: str | os.PathLike, name: str) -> tuple[Path, Path]:
     """Write NAME.key (public) and NAME.key_secret into directory, both mode 0600."""
@@ -82,9 +95,7 @@ class ServerCurve:
 
     @classmethod
     def from_files(cls, secret_file: str | os.PathLike, allowed_clients: str | os.PathLike) -> "ServerCurve":
-        keys = KeyPair.load(secret_file)
-        if keys.secret is None:
-            raise SecurityConfigError(f"{secret_file} holds no secret key: pass the .key_secret file")
+        keys = KeyPair.load_secret(secret_file)
         allowed = Path(allowed_clients)
         if not allowed.is_dir():
             raise SecurityConfigError(f"client allow-list {allowed} is not a directory of .key files")
@@ -97,8 +108,7 @@ class ServerCurve:
         return auth
 
     def apply(self, socket: zmq.Socket) -> None:
-        socket.curve_secretkey = self.keys.secret
-        socket.curve_publickey = self.keys.public
+        self.keys.apply(socket)
         socket.curve_server = True
 
 
@@ -111,12 +121,8 @@ class ClientCurve:
 
     @classmethod
     def from_files(cls, secret_file: str | os.PathLike, server_public_file: str | os.PathLike) -> "ClientCurve":
-        keys = KeyPair.load(secret_file)
-        if keys.secret is None:
-            raise SecurityConfigError(f"{secret_file} holds no secret key: pass the .key_secret file")
-        return cls(keys, KeyPair.load(server_public_file).public)
+        return cls(KeyPair.load_secret(secret_file), KeyPair.load(server_public_file).public)
 
     def apply(self, socket: zmq.Socket) -> None:
-        socket.curve_secretkey = self.keys.secret
-        socket.curve_publickey = self.keys.public
+        self.keys.apply(socket)
         socket.curve_serverkey = self.server_public

@@ -64,6 +64,20 @@ def _check_dtype(dtype: np.dtype) -> None:
                         "bool, bytes/str and datetime dtypes do (no objects, no structured dtypes)")
 
 
+_scalar_prefixes: dict[np.dtype, bytes] = {}
+
+
+def _scalar_prefix(dtype: np.dtype) -> bytes:
+    """msgpack of [dtype_str, raw_bytes] minus the raw bytes, made once per dtype by msgpack itself:
+    env infos are full of numpy scalars, and packing each from scratch costs ~2 us."""
+    prefix = _scalar_prefixes.get(dtype)
+    if prefix is None:
+        _check_dtype(dtype)
+        packed = msgpack.packb([dtype.str, bytes(dtype.itemsize)], use_bin_type=True)
+        prefix = _scalar_prefixes[dtype] = packed[: len(packed) - dtype.itemsize]
+    return prefix
+
+
 class _Encoder:
     """Packs one tree, collecting its arrays into `buffers`.
 
@@ -83,9 +97,7 @@ class _Encoder:
             meta = [len(self.buffers) - 1, obj.dtype.str, list(obj.shape)]
             return msgpack.ExtType(EXT_NDARRAY, msgpack.packb(meta, buf_size=_BUF))
         if isinstance(obj, np.generic):
-            _check_dtype(obj.dtype)
-            return msgpack.ExtType(EXT_SCALAR, msgpack.packb([obj.dtype.str, obj.tobytes()],
-                                                              use_bin_type=True, buf_size=_BUF))
+            return msgpack.ExtType(EXT_SCALAR, _scalar_prefix(obj.dtype) + obj.tobytes())
         if isinstance(obj, tuple):
             return msgpack.ExtType(EXT_TUPLE, self.pack(list(obj)))
         raise WireError(f"cannot encode a {type(obj).__module__}.{type(obj).__qualname__}: the wire "

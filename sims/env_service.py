@@ -14,8 +14,9 @@ Methods (the env part of the wire contract; see docs/protocol.md):
     reset(seed=None, options=None, indices=None) -> {"obs", "infos"}
     step(actions, indices=None, autoreset="NextStep") -> {"obs", "rewards", "terminated",
                                                           "truncated", "infos", "final"}
-    step_one(index, action) -> (obs, reward, terminated, truncated, info)   the lean 1-env path
-    reset_one(index, seed=None, options=None) -> (obs, info)
+        infos: gymnasium's columnar vector layout (control/infos.py); final: {row: {"obs", "info"}}
+    step_one(index, action) -> [obs, reward, terminated, truncated, info]   the lean 1-env path
+    reset_one(index, seed=None, options=None) -> [obs, info]
     render(index=0) -> rgb array
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector.utils import concatenate, create_empty_array
 
+from control.infos import stack_infos
 from control.rpc import idempotent
 from control.spaces import space_to_tree
 
@@ -95,17 +97,18 @@ class EnvService:
                 "max_episode_steps": env.spec.max_episode_steps if env.spec else None}
 
     # -- single env: the lean path RemoteEnv uses --------------------------------------------------
-    def reset_one(self, index: int, seed: int | None = None, options: dict | None = None) -> tuple:
+    def reset_one(self, index: int, seed: int | None = None, options: dict | None = None) -> list:
         """Reset env `index`; returns (obs, info)."""
         env = self.envs[self._index(index)]
         self._needs_reset[index] = False
-        return env.reset(seed=self._seed(seed), options=options)
+        obs, info = env.reset(seed=self._seed(seed), options=options)
+        return [obs, info]  # a list: cheaper on the wire than a tuple (a nested extension)
 
-    def step_one(self, index: int, action: Any) -> tuple:
+    def step_one(self, index: int, action: Any) -> list:
         """Step env `index` (no autoreset); returns (obs, reward, terminated, truncated, info)."""
         env = self.envs[self._index(index)]
         obs, reward, terminated, truncated, info = env.step(self._check_action(action))
-        return obs, float(reward), bool(terminated), bool(truncated), info
+        return [obs, float(reward), bool(terminated), bool(truncated), info]
 
     # -- batched ---------------------------------------------------------------------------------
     def reset(self, seed: int | list | None = None, options: dict | list | None = None,
@@ -119,7 +122,8 @@ class EnvService:
         elif len(options) != len(indices):
             raise ValueError(f"got {len(options)} options for {len(indices)} envs")
         results = [self.reset_one(i, seeds[k], options[k] or None) for k, i in enumerate(indices)]
-        return {"obs": self._stack([obs for obs, _ in results]), "infos": [info for _, info in results]}
+        return {"obs": self._stack([obs for obs, _ in results]),
+                "infos": stack_infos([info for _, info in results])}
 
     def step(self, actions: Any, indices: list[int] | None = None,
              autoreset: str = "NextStep") -> dict[str, Any]:
@@ -148,7 +152,7 @@ class EnvService:
             obs_list.append(obs)
             infos.append(info)
         return {"obs": self._stack(obs_list), "rewards": rewards, "terminated": terminated,
-                "truncated": truncated, "infos": infos, "final": final}
+                "truncated": truncated, "infos": stack_infos(infos), "final": final}
 
     def render(self, index: int = 0) -> np.ndarray:
         """An rgb_array frame of env `index` (offscreen)."""
