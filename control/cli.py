@@ -1,8 +1,11 @@
 """The `podium` command line. Usage errors exit 2 with a message naming what was wrong."""
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import os
+import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -69,7 +72,20 @@ server_key_option = click.option("--server-key", type=click.Path(exists=True, di
 @click.option("-v", "--verbose", count=True, help="-v: info logging, -vv: debug.")
 def cli(verbose: int) -> None:
     """podium: a ZeroMQ control stack for simulators, Android devices and learning agents."""
+    _die_with_supervisor()
     _setup_logging(verbose)
+
+
+def _die_with_supervisor() -> None:
+    """Under `podium up`, ask Linux to SIGTERM this process when the supervisor dies, however it
+    dies (SIGKILL included), so no daemon outlives it. No library wraps prctl, hence ctypes."""
+    parent = os.environ.pop("PODIUM_SUPERVISOR_PID", None)
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != int(parent):  # the supervisor died before we got here
+        sys.exit(0)
 
 
 @cli.command()
@@ -212,6 +228,13 @@ def demo(calls: int, steps: int, out: str) -> None:
     run_demo(console, calls=calls, steps=steps, out_dir=Path(out))
 
 
+def _add_fleet_commands() -> None:
+    from control.fleet_cli import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
 def _load_plugins() -> None:
     """Commands from other podium packages (`podium sim`, ...) arrive through entry points, so
     that `control` never imports them."""
@@ -222,6 +245,7 @@ def _load_plugins() -> None:
             cli.add_command(entry.load(), entry.name)
 
 
+_add_fleet_commands()
 _load_plugins()
 
 

@@ -67,6 +67,20 @@ def describe_method(method: Callable) -> dict[str, Any]:
             "idempotent": bool(getattr(method, "__podium_idempotent__", False))}
 
 
+def bind_with_retry(socket: zmq.Socket, endpoint: str, patience: float = 2.0) -> None:
+    """Bind, retrying briefly while the address is in use: a server restarted on its old address
+    (a hub brought back by its supervisor) races zmq's asynchronous close of the previous socket."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            socket.bind(endpoint)
+            return
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class Server:
     """Serve the public methods of `target` on `endpoint` (ROUTER).
 
@@ -100,7 +114,7 @@ class Server:
         self.socket.setsockopt(zmq.ROUTER_MANDATORY, 0)
         if curve:
             curve.apply(self.socket)
-        self.socket.bind(endpoint)
+        bind_with_retry(self.socket, endpoint)
         self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
