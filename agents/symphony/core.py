@@ -1,0 +1,395 @@
+"""Symphony, read top to bottom: settings, networks, fading replay buffer, the one-pass update.
+
+Symphony is an off-policy deterministic actor-critic for humanoids trained from scratch (the "S3"
+variant of arXiv 2512.10477; ../shared/SYMPHONY.md is our specification). Everything here is
+plain torch so that the whole update (replay sampling included) can stay on the GPU and be
+captured as one CUDA graph; on the CPU the same code runs eagerly.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+E = math.e
+
+
+# ==================================================================================================
+# Settings: one dataclass; the paper's variants are presets of it, not copies of the code.
+# ==================================================================================================
+@dataclass(frozen=True)
+class SymphonyConfig:
+    hidden: int = 512                 # h; the critic has 3 nets of h/4 outputs: N = 3h/4 value nodes
+    batch: int = 384
+    updates_per_step: int = 3         # G, each on a fresh batch
+    lr: float = 1e-4
+    beta1: float = 0.618
+    beta2: float = 0.995
+    weight_decay: float = 0.01        # decoupled, folded into the step
+    tau: float = 0.005                # Polyak rate of the target critics
+    gamma: float = 0.99
+    ema_alpha: float = 0.618          # temporal-advantage baseline
+    a_max: float = 1.0                # MuJoCo clips ctrl to each actuator's own range
+    exploration_steps: int = 10_240   # N_exp, collected by the untrained actor with noise
+    exploration_repeats: int = 50     # tiled so the buffer starts full
+    capacity: int = 512_000
+    noise_tail: int = 50              # last steps of each training episode: noise only (active = 0)
+    max_episode_steps: int = 1_000
+    eval_every: int = 2_500
+    eval_episodes: int = 25
+    gradient_dropout: float = 0.0     # S2: dropout applied to the output layer's input gradient path
+    buffer_dtype: str = "float32"     # ED: "float16"
+    seed: int = 0
+
+    @classmethod
+    def variant(cls, name: str, **overrides: Any) -> "SymphonyConfig":
+        """'S3' (the paper's default), 'S2' or 'ED', with any field overridden."""
+        presets = {
+            "S3": {},
+            "S2": {"lr": 5e-5, "exploration_steps": 20_480, "exploration_repeats": 25,
+                   "gradient_dropout": 0.1},
+            "ED": {"hidden": 384, "batch": 288, "updates_per_step": 2, "buffer_dtype": "float16"},
+        }
+        if name not in presets:
+            raise ValueError(f"unknown Symphony variant {name!r}; choose from {sorted(presets)}")
+        return replace(cls(), **{**presets[name], **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ==================================================================================================
+# Networks: one block, FF = Linear -> LayerNorm -> Linear -> ReSine -> Linear, batched over `nets`
+# copies so that the three critics run as one batched matmul (same maths as three modules).
+# ==================================================================================================
+def resine(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """g = sigmoid(p); y = g sin(x / g); ReSine(x) = y sigmoid(1.5 y / g)."""
+    g = torch.sigmoid(p)
+    y = g * torch.sin(x / g)
+    return y * torch.sigmoid(1.5 * y / g)
+
+
+class FF(nn.Module):
+    """`nets` independent FF(in, h, out) blocks evaluated together; input (B, in) or (nets, B, in)."""
+
+    def __init__(self, n_in: int, hidden: int, n_out: int, nets: int = 1, gradient_dropout: float = 0.0):
+        super().__init__()
+        self.nets, self.gradient_dropout = nets, gradient_dropout
+        self.w1, self.b1 = self._linear(n_in, hidden)
+        self.ln_weight = nn.Parameter(torch.ones(nets, 1, hidden))
+        self.ln_bias = nn.Parameter(torch.zeros(nets, 1, hidden))
+        self.w2, self.b2 = self._linear(hidden, hidden)
+        bound = 1 / math.sqrt(hidden)
+        self.p = nn.Parameter(torch.empty(nets, 1, hidden).uniform_(-bound, bound))
+        self.w3, self.b3 = self._linear(hidden, n_out)
+
+    def _linear(self, n_in: int, n_out: int) -> tuple[nn.Parameter, nn.Parameter]:
+        bound = 1 / math.sqrt(n_in)  # torch.nn.Linear's default initialisation
+        weight = nn.Parameter(torch.empty(self.nets, n_in, n_out).uniform_(-bound, bound))
+        bias = nn.Parameter(torch.empty(self.nets, 1, n_out).uniform_(-bound, bound))
+        return weight, bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.nets, -1, -1)
+        x = torch.baddbmm(self.b1, x, self.w1)
+        x = F.layer_norm(x, x.shape[-1:]) * self.ln_weight + self.ln_bias
+        x = resine(torch.baddbmm(self.b2, x, self.w2), self.p)
+        if self.gradient_dropout > 0 and self.training:
+            x = _drop_gradient(x, self.gradient_dropout)
+        return torch.baddbmm(self.b3, x, self.w3)  # (nets, B, out)
+
+
+def _drop_gradient(x: torch.Tensor, rate: float) -> torch.Tensor:
+    """S2's gradient dropout: the forward value is untouched, a random share of the gradient is cut."""
+    keep = (torch.rand_like(x) >= rate).to(x.dtype)
+    return x * keep + (x * (1 - keep)).detach()
+
+
+class ActorCritic(nn.Module):
+    """Actor FF(S, h, 3A) and three critics FF(S+A, h, h/4) on one module."""
+
+    def __init__(self, obs_dim: int, act_dim: int, config: SymphonyConfig):
+        super().__init__()
+        self.act_dim, self.a_max = act_dim, config.a_max
+        self.actor = FF(obs_dim, config.hidden, 3 * act_dim, gradient_dropout=config.gradient_dropout)
+        self.critic_net = FF(obs_dim + act_dim, config.hidden, config.hidden // 4, nets=3,
+                             gradient_dropout=config.gradient_dropout)
+
+    def act(self, obs: torch.Tensor, active: float = 1.0, noise: float = 1.0
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Action, sigma and beta. a = a_max tanh(active sigma mu + noise n), n in [-1, 1]."""
+        z = torch.tanh(self.actor(obs)[0] / 2)
+        mu, sigma, beta = z.split(self.act_dim, dim=-1)
+        sigma, beta = sigma.abs(), beta.abs()
+        n = torch.randn_like(mu).clamp(-E, E) / E
+        action = self.a_max * torch.tanh(active * sigma * mu + noise * n)
+        return action, sigma, beta
+
+    def critic(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """All N = 3h/4 value nodes, (B, N)."""
+        nodes = self.critic_net(torch.cat([obs, action], dim=-1))  # (3, B, h/4)
+        return nodes.permute(1, 0, 2).reshape(obs.shape[0], -1)
+
+
+def soft_value_weights(n: int) -> torch.Tensor:
+    """w_i proportional to tanh((pi (1 - i/N)) ** e), i = 0..N-1 over the nodes sorted ascending."""
+    i = torch.arange(n, dtype=torch.float64)
+    w = torch.tanh((math.pi * (1 - i / n)) ** E)
+    return (w / w.sum()).float()
+
+
+def soft_value(nodes: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Sorted weighted sum of the value nodes: little weight on the highest (over-estimation)."""
+    return (nodes.sort(dim=-1).values * weights).sum(dim=-1, keepdim=True)
+
+
+# ==================================================================================================
+# Loss terms
+# ==================================================================================================
+def rehse(x: torch.Tensor) -> torch.Tensor:
+    """ReHSE(x) = mean(x tanh(x / 2))."""
+    return (x * torch.tanh(x / 2)).mean()
+
+
+def rehae(x: torch.Tensor) -> torch.Tensor:
+    """ReHAE(x) = mean(|x| tanh(x / 2))."""
+    return (x.abs() * torch.tanh(x / 2)).mean()
+
+
+def swaddle(sigma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """mean(Omega(sigma^(1/beta.detach())) + beta omega(sigma) + Omega(beta^2)),
+    Omega(x) = ln((1+x)/(1-x)), omega(x) = x ln x; sigma and beta clamped to [1e-3, 1-1e-3]."""
+    sigma = sigma.clamp(1e-3, 1 - 1e-3)
+    beta = beta.clamp(1e-3, 1 - 1e-3)
+
+    def big_omega(x: torch.Tensor) -> torch.Tensor:
+        return torch.log((1 + x) / (1 - x))
+
+    return (big_omega(sigma ** (1 / beta.detach())) + beta * sigma * torch.log(sigma)
+            + big_omega(beta ** 2)).mean()
+
+
+# ==================================================================================================
+# Fading replay buffer: a ring on the device; sampling probability by age, tanh((pi i) ** e)
+# ==================================================================================================
+def age_probabilities(n: int) -> torch.Tensor:
+    """p over ages, index 0 = oldest; w(i) = tanh((pi i) ** e) with i in [0, 1]."""
+    i = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
+    w = torch.tanh((math.pi * i) ** E)
+    return w / w.sum()
+
+
+class FadingReplayBuffer:
+    """Ring buffer of (s, a, r_hat, s', not_done_gamma) on `device`.
+
+    The slot at `head` is the oldest; writing there makes it the newest and moves the head on.
+    Terminal transitions are never overwritten: the head steps over them (they then count as
+    recent again, which keeps the rare falls in play). Samples are drawn by age through the inverse
+    CDF (searchsorted), entirely on the device, once the buffer is full.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, capacity: int, device: torch.device | str,
+                 dtype: torch.dtype = torch.float32):
+        self.capacity, self.device = capacity, torch.device(device)
+        self.obs = torch.zeros(capacity, obs_dim, dtype=dtype, device=self.device)
+        self.actions = torch.zeros(capacity, act_dim, dtype=dtype, device=self.device)
+        self.rewards = torch.zeros(capacity, 1, dtype=dtype, device=self.device)
+        self.next_obs = torch.zeros(capacity, obs_dim, dtype=dtype, device=self.device)
+        self.not_done_gamma = torch.ones(capacity, 1, dtype=dtype, device=self.device)
+        self.terminal = np.zeros(capacity, dtype=bool)  # host mirror: no device sync per step
+        self.size = 0
+        self.head = 0
+        self.head_tensor = torch.zeros((), dtype=torch.long, device=self.device)  # for graphs
+        self.cdf = torch.cumsum(age_probabilities(capacity), 0).float().to(self.device)
+
+    def fields(self) -> dict[str, torch.Tensor]:
+        return {"obs": self.obs, "actions": self.actions, "rewards": self.rewards,
+                "next_obs": self.next_obs, "not_done_gamma": self.not_done_gamma}
+
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
+            not_done_gamma: float) -> None:
+        """Append one transition (reward already normalised)."""
+        slot = self._next_slot()
+        row = np.concatenate([obs, action, [reward], next_obs, [not_done_gamma]]).astype(np.float32)
+        self._write(slot, torch.from_numpy(row))
+        self.terminal[slot] = not_done_gamma == 0.0
+
+    def _next_slot(self) -> int:
+        if self.size < self.capacity:
+            slot = self.size
+            self.size += 1
+            return slot
+        for _ in range(self.capacity):  # step over terminal transitions: they are kept
+            slot = self.head
+            self.head = (self.head + 1) % self.capacity
+            if not self.terminal[slot]:
+                self.head_tensor.fill_(self.head)
+                return slot
+        raise RuntimeError("every transition in the buffer is terminal; nothing can be overwritten")
+
+    def _write(self, slot: int, row: torch.Tensor) -> None:
+        row = row.to(self.device, non_blocking=True)
+        start = 0
+        for tensor in self.fields().values():
+            width = tensor.shape[1]
+            tensor[slot] = row[start:start + width].to(tensor.dtype)
+            start += width
+
+    def fill_by_tiling(self, repeats: int) -> None:
+        """Repeat what is stored `repeats` times (exploration data -> a full buffer)."""
+        n = self.size
+        if n * repeats > self.capacity:
+            raise ValueError(f"{n} transitions x {repeats} exceed the capacity {self.capacity}")
+        for tensor in self.fields().values():
+            tensor[: n * repeats] = tensor[:n].repeat(repeats, 1)
+        self.terminal[: n * repeats] = np.tile(self.terminal[:n], repeats)
+        self.size = n * repeats
+        self.head = 0 if self.size == self.capacity else self.size
+        self.head_tensor.fill_(self.head)
+
+    @property
+    def full(self) -> bool:
+        return self.size == self.capacity
+
+    def sample_indices(self, batch: int) -> torch.Tensor:
+        """Slots drawn with replacement by age (only once full): inverse CDF, on the device."""
+        age = torch.searchsorted(self.cdf, torch.rand(batch, device=self.device))
+        return (self.head_tensor + age.clamp_(max=self.capacity - 1)) % self.capacity
+
+    def sample(self, batch: int) -> tuple[torch.Tensor, ...]:
+        idx = self.sample_indices(batch)
+        return tuple(t[idx].float() for t in self.fields().values())
+
+
+# ==================================================================================================
+# The update: one pass, one loss, one optimiser step for actor and critics together.
+# ==================================================================================================
+class Symphony:
+    """Online and target ActorCritic, the optimiser state, the EMA baseline and the buffer."""
+
+    def __init__(self, obs_dim: int, act_dim: int, config: SymphonyConfig,
+                 device: torch.device | str = "cpu"):
+        self.config, self.device = config, torch.device(device)
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.online = ActorCritic(obs_dim, act_dim, config).to(self.device)
+        self.target = ActorCritic(obs_dim, act_dim, config).to(self.device)
+        self.target.load_state_dict(self.online.state_dict())
+        self.target.requires_grad_(False)
+        self.params = list(self.online.parameters())
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.online_critic = list(self.online.critic_net.parameters())
+        self.target_critic = list(self.target.critic_net.parameters())
+        self.weights = soft_value_weights(3 * (config.hidden // 4)).to(self.device)
+        self.ema = torch.zeros((), device=self.device)
+        self.last_loss = torch.zeros((), device=self.device)
+        dtype = torch.float16 if config.buffer_dtype == "float16" else torch.float32
+        self.buffer = FadingReplayBuffer(obs_dim, act_dim, config.capacity, self.device, dtype)
+        self.updates = 0
+        self._step = self.update_eager
+
+    # -- acting ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, active: float = 1.0, noise: float = 1.0) -> np.ndarray:
+        x = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
+        return self.online.act(x, active, noise)[0][0].cpu().numpy()
+
+    # -- the loss --------------------------------------------------------------------------------
+    def loss(self, obs, actions, rewards, next_obs, not_done_gamma, ema):
+        """L = -ReHAE((q_t - ema_b)/|ema_b|) + ReHSE(Q(s, a) - y) + Swaddle(sigma', beta')."""
+        next_action, sigma, beta = self.online.act(next_obs)             # noise on, active on
+        q_t = soft_value(self.target.critic(next_obs, next_action), self.weights)
+        q_t_d = q_t.detach()
+        y = rewards + not_done_gamma * q_t_d
+        ema_b = self.config.ema_alpha * ema + (1 - self.config.ema_alpha) * q_t_d
+        loss = (-rehae((q_t - ema_b) / ema_b.abs())
+                + rehse(self.online.critic(obs, actions) - y)
+                + swaddle(sigma, beta))
+        return loss, ema_b.mean()
+
+    def update_eager(self) -> None:
+        """One update on a fresh batch: sample, loss, gradients, optimiser, Polyak target."""
+        batch = self.buffer.sample(self.config.batch)
+        loss, new_ema = self.loss(*batch, self.ema)
+        grads = torch.autograd.grad(loss, self.params)
+        with torch.no_grad():  # else the target would join the autograd graph, growing each update
+            self._optimiser_step(grads)
+            torch._foreach_lerp_(self.target_critic, self.online_critic, self.config.tau)
+            self.ema.copy_(new_ema)
+            self.last_loss.copy_(loss)
+
+    def _optimiser_step(self, grads: tuple[torch.Tensor, ...]) -> None:
+        """Adam without bias correction, decoupled weight decay folded in:
+        m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr (m / (sqrt(v) + 1e-8) + wd p)."""
+        c = self.config
+        torch._foreach_lerp_(self.exp_avg, grads, 1 - c.beta1)
+        torch._foreach_mul_(self.exp_avg_sq, c.beta2)
+        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, value=1 - c.beta2)
+        denom = torch._foreach_sqrt(self.exp_avg_sq)
+        torch._foreach_add_(denom, 1e-8)
+        step = torch._foreach_div(self.exp_avg, denom)
+        torch._foreach_add_(step, self.params, alpha=c.weight_decay)
+        torch._foreach_add_(self.params, step, alpha=-c.lr)
+
+    # -- speed: the same update compiled and/or captured as one CUDA graph ----------------------
+    def accelerate(self, compile: bool = False, cuda_graph: bool | None = None) -> str:
+        """Choose how `update()` runs: 'eager', 'compiled', 'graph' or 'compiled+graph'."""
+        cuda_graph = self.device.type == "cuda" if cuda_graph is None else cuda_graph
+        if cuda_graph and self.device.type != "cuda":
+            raise ValueError("CUDA graphs need a CUDA device")
+        if compile:
+            self.loss = torch.compile(self.loss, fullgraph=True, dynamic=False)
+        if cuda_graph:
+            self._step = self._capture()
+        else:
+            self._step = self.update_eager
+        return "+".join([m for m, on in (("compiled", compile), ("graph", cuda_graph)) if on]) or "eager"
+
+    def _capture(self):
+        """Record one whole update (sampling included) as a CUDA graph; replay it per update."""
+        if not self.buffer.full:
+            raise RuntimeError("capture the update once the buffer is full (after exploration)")
+        snapshot = self.state_tensors()
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(3):  # warm-up on a side stream, as capture requires
+                self.update_eager()
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self.update_eager()
+        self.load_state_tensors(snapshot)  # warm-up and capture must not count as training
+        return graph.replay
+
+    def update(self) -> None:
+        self._step()
+        self.updates += 1
+
+    # -- state, for checkpoints ------------------------------------------------------------------
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Every tensor that defines training state, by name (networks, optimiser, EMA)."""
+        out = {f"online.{k}": v for k, v in self.online.state_dict().items()}
+        out.update({f"target.{k}": v for k, v in self.target.state_dict().items()})
+        out.update({f"exp_avg.{i}": t for i, t in enumerate(self.exp_avg)})
+        out.update({f"exp_avg_sq.{i}": t for i, t in enumerate(self.exp_avg_sq)})
+        out["ema"] = self.ema
+        return {k: v.detach().clone() for k, v in out.items()}
+
+    @torch.no_grad()
+    def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
+        """In place, so captured graphs keep pointing at the same memory."""
+        for prefix, module in (("online.", self.online), ("target.", self.target)):
+            for k, v in module.state_dict().items():
+                v.copy_(state[prefix + k])
+        for i, t in enumerate(self.exp_avg):
+            t.copy_(state[f"exp_avg.{i}"])
+        for i, t in enumerate(self.exp_avg_sq):
+            t.copy_(state[f"exp_avg_sq.{i}"])
+        self.ema.copy_(state["ema"])

@@ -1,0 +1,346 @@
+"""Training Symphony: the env loop, evaluation, logs, plots and crash-safe checkpoints.
+
+The env is in-process by default, or any env daemon through the bus (`service=`): the trainer only
+sees a gymnasium env. Checkpoints are taken at the first episode end after every
+`checkpoint_every` env steps (so a resumed run repeats the uninterrupted one exactly), and on
+SIGINT/SIGTERM (then mid-episode: the resumed run starts a fresh episode). They hold tensors in
+safetensors and everything else in JSON: nothing is unpickled on load.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from rich.console import Console
+from safetensors.torch import load_file, save_file
+
+from agents.symphony.core import Symphony, SymphonyConfig
+from control.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+CSV_FIELDS = ("env_steps", "updates", "episodes", "eval_return", "train_return", "env_steps_per_s",
+              "updates_per_s", "wall_s")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' = the GPU when torch sees one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def make_env(env_id: str, service: str | None, hub: str | None, index: int, max_steps: int) -> gym.Env:
+    """A local env, or env `index` of a daemon (RemoteEnv): the trainer cannot tell them apart."""
+    if service is None:
+        return gym.make(env_id, max_episode_steps=max_steps)
+    from control.envs import RemoteEnv
+    from control.hub import DEFAULT_HUB
+
+    return RemoteEnv(service, index=index, hub=hub or DEFAULT_HUB, timeout=30.0)
+
+
+@dataclass
+class Counters:
+    env_steps: int = 0
+    episodes: int = 0
+    reward_scale: float = 0.0      # r_n = mean |r| over the exploration data; fixed afterwards
+    last_eval: float | None = None
+    last_train_return: float | None = None
+    wall_s: float = 0.0
+    exploration_rewards: list[float] = field(default_factory=list)
+
+
+class Trainer:
+    """Runs Symphony on one env for a number of env steps, in `run_dir`."""
+
+    def __init__(self, config: SymphonyConfig, env_id: str, run_dir: str | Path, *,
+                 device: str = "auto", service: str | None = None, hub: str | None = None,
+                 checkpoint_every: int = 25_000, compile: bool = False,
+                 console: Console | None = None) -> None:
+        self.config, self.env_id, self.service, self.hub = config, env_id, service, hub
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint_every, self.compile = checkpoint_every, compile
+        self.console = console or Console()
+        torch.manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self.env = make_env(env_id, service, hub, 0, config.max_episode_steps)
+        self.eval_env = make_env(env_id, service, hub, 1, config.max_episode_steps)
+        obs_dim = int(np.prod(self.env.observation_space.shape))
+        act_dim = int(np.prod(self.env.action_space.shape))
+        self.agent = Symphony(obs_dim, act_dim, config, pick_device(device))
+        self.counters = Counters()
+        self._clock = (time.perf_counter(), 0.0, 0, 0)
+        self.mode = "eager"
+        self._stop_requested = False
+        self._checkpoint_due = checkpoint_every
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self, total_steps: int) -> dict[str, Any]:
+        """Train until `total_steps` env steps (counting exploration); returns the final counters."""
+        c, counters = self.config, self.counters
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._clock = (time.perf_counter(), counters.wall_s, counters.env_steps, self.agent.updates)
+        obs, episode_step, episode_return = self._new_episode()
+        try:
+            with progress_bar(self.console, unit="env steps") as progress:
+                task = progress.add_task(self._describe(), total=total_steps, completed=counters.env_steps)
+                while counters.env_steps < total_steps and not self._stop_requested:
+                    exploring = counters.env_steps < c.exploration_steps
+                    tail = episode_step >= c.max_episode_steps - c.noise_tail
+                    action = self.agent.act(obs, active=0.0 if (tail and not exploring) else 1.0)
+                    next_obs, reward, terminated, truncated, _ = self.env.step(action)
+                    episode_step += 1
+                    episode_return += float(reward)
+                    truncated = truncated or episode_step >= c.max_episode_steps
+                    self._store(obs, action, float(reward), next_obs, terminated, exploring)
+                    counters.env_steps += 1
+                    if counters.env_steps == c.exploration_steps:
+                        self._end_exploration()
+                    if self.agent.buffer.full and counters.env_steps > c.exploration_steps:
+                        for _ in range(c.updates_per_step):
+                            self.agent.update()
+                    obs = next_obs
+                    if counters.env_steps % c.eval_every == 0:  # before a checkpoint: it is saved too
+                        self._evaluate_and_log()
+                    if terminated or truncated:
+                        counters.episodes += 1
+                        counters.last_train_return = episode_return
+                        if counters.env_steps >= self._checkpoint_due:
+                            self.checkpoint()
+                            self._checkpoint_due = counters.env_steps + self.checkpoint_every
+                        obs, episode_step, episode_return = self._new_episode()
+                    progress.update(task, completed=counters.env_steps, description=self._describe())
+        finally:
+            counters.wall_s = self._wall()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self.checkpoint()  # the final state, or the state at a SIGINT/SIGTERM
+        if self._stop_requested:
+            self.console.print("stopped by signal: checkpoint written; continue with --resume")
+        self.plot()
+        return self.summary()
+
+    def _new_episode(self) -> tuple[np.ndarray, int, float]:
+        # One seed per episode, from the episode counter: a resumed run repeats the original.
+        obs, _ = self.env.reset(seed=self.config.seed + self.counters.episodes)
+        return obs, 0, 0.0
+
+    def _store(self, obs, action, reward, next_obs, terminated, exploring) -> None:
+        not_done_gamma = 0.0 if terminated else self.config.gamma
+        if exploring:
+            self.counters.exploration_rewards.append(reward)
+            self.agent.buffer.add(obs, action, reward, next_obs, not_done_gamma)
+        else:
+            self.agent.buffer.add(obs, action, reward / self.counters.reward_scale, next_obs, not_done_gamma)
+
+    def _end_exploration(self) -> None:
+        """r_n from the exploration data, normalise it, tile it to a full buffer, then speed up."""
+        c, buffer = self.config, self.agent.buffer
+        scale = float(np.mean(np.abs(self.counters.exploration_rewards))) or 1.0
+        self.counters.reward_scale = scale
+        self.counters.exploration_rewards = []
+        buffer.rewards[: buffer.size] /= scale
+        buffer.fill_by_tiling(c.exploration_repeats)
+        if buffer.full:
+            self.mode = self.agent.accelerate(compile=self.compile)
+        self.console.print(f"exploration done: {c.exploration_steps} steps, reward scale r_n = {scale:.4g}, "
+                           f"buffer {buffer.size:,}/{buffer.capacity:,}, updates run {self.mode} on "
+                           f"{self.agent.device}")
+
+    def _describe(self) -> str:
+        last = self.counters.last_eval
+        phase = "exploring" if self.counters.env_steps < self.config.exploration_steps else "training"
+        return f"{phase}, eval return {last:,.1f}" if last is not None else phase
+
+    # -- evaluation and logs ---------------------------------------------------------------------
+    def evaluate(self, episodes: int | None = None) -> float:
+        """Mean return of noiseless episodes on the evaluation env."""
+        returns = []
+        for k in range(episodes or self.config.eval_episodes):
+            obs, _ = self.eval_env.reset(seed=10_000_000 + k)
+            total, done, steps = 0.0, False, 0
+            while not done:
+                obs, reward, terminated, truncated, _ = self.eval_env.step(self.agent.act(obs, noise=0.0))
+                total += float(reward)
+                steps += 1
+                done = terminated or truncated or steps >= self.config.max_episode_steps
+            returns.append(total)
+        return float(np.mean(returns))
+
+    def _wall(self) -> float:
+        start, wall_before, _, _ = self._clock
+        return wall_before + time.perf_counter() - start
+
+    def _evaluate_and_log(self) -> None:
+        counters = self.counters
+        counters.last_eval = self.evaluate()
+        start, _, steps_before, updates_before = self._clock
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        row = {"env_steps": counters.env_steps, "updates": self.agent.updates, "episodes": counters.episodes,
+               "eval_return": counters.last_eval, "train_return": counters.last_train_return,
+               "env_steps_per_s": (counters.env_steps - steps_before) / elapsed,
+               "updates_per_s": (self.agent.updates - updates_before) / elapsed, "wall_s": self._wall()}
+        append_progress(self.run_dir, row)
+        self._tensorboard(row)
+
+    def _tensorboard(self, row: dict[str, Any]) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is optional; the CSV has the same figures
+            return
+        with SummaryWriter(self.run_dir / "tb") as writer:
+            for key in ("eval_return", "train_return", "env_steps_per_s", "updates_per_s"):
+                if row[key] is not None:
+                    writer.add_scalar(f"symphony/{key}", row[key], row["env_steps"])
+
+    def plot(self) -> Path | None:
+        return plot_run(self.run_dir)
+
+    def summary(self) -> dict[str, Any]:
+        return {"env_steps": self.counters.env_steps, "updates": self.agent.updates,
+                "episodes": self.counters.episodes, "eval_return": self.counters.last_eval,
+                "mode": self.mode, "device": str(self.agent.device)}
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self._stop_requested = True
+
+    def checkpoint(self) -> Path:
+        """Atomically write a checkpoint and point `latest.json` at it (the commit point)."""
+        steps = self.counters.env_steps
+        name = f"checkpoint-{steps:09d}"
+        tensors = {f"agent.{k}": v.cpu() for k, v in self.agent.state_tensors().items()}
+        buffer = self.agent.buffer
+        tensors.update({f"buffer.{k}": v[: buffer.size].cpu() for k, v in buffer.fields().items()})
+        tensors["buffer.terminal"] = torch.from_numpy(buffer.terminal[: buffer.size].copy())
+        tensors["rng.torch"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            tensors["rng.cuda"] = torch.cuda.get_rng_state()
+        meta = {"config": self.config.to_dict(), "env_id": self.env_id, "counters": vars(self.counters),
+                "updates": self.agent.updates, "buffer": {"size": buffer.size, "head": buffer.head},
+                "rng_numpy": self.rng.bit_generator.state, "checkpoint_due": self._checkpoint_due,
+                "mode": self.mode, "compile": self.compile}
+        _atomic(self.run_dir / f"{name}.safetensors", lambda p: save_file(tensors, str(p)))
+        _atomic(self.run_dir / f"{name}.json", lambda p: p.write_text(json.dumps(meta)))
+        _atomic(self.run_dir / "latest.json", lambda p: p.write_text(json.dumps({"checkpoint": name})))
+        for old in self.run_dir.glob("checkpoint-*"):
+            if not old.name.startswith(name):
+                old.unlink()
+        return self.run_dir / name
+
+    def resume(self) -> bool:
+        """Load the latest checkpoint of `run_dir`, if any; the curve continues from there."""
+        pointer = self.run_dir / "latest.json"
+        if not pointer.exists():
+            return False
+        name = json.loads(pointer.read_text())["checkpoint"]
+        meta = json.loads((self.run_dir / f"{name}.json").read_text())
+        if meta["env_id"] != self.env_id:
+            raise ValueError(f"{self.run_dir} trained {meta['env_id']}, not {self.env_id}")
+        tensors = load_file(str(self.run_dir / f"{name}.safetensors"))
+        agent, buffer = self.agent, self.agent.buffer
+        agent.load_state_tensors({k[len("agent."):]: v.to(agent.device) for k, v in tensors.items()
+                                  if k.startswith("agent.")})
+        size = meta["buffer"]["size"]
+        for key, tensor in buffer.fields().items():
+            tensor[:size] = tensors[f"buffer.{key}"].to(agent.device)
+        buffer.terminal[:size] = tensors["buffer.terminal"].numpy()
+        buffer.size, buffer.head = size, meta["buffer"]["head"]
+        buffer.head_tensor.fill_(buffer.head)
+        agent.updates = meta["updates"]
+        self.counters = Counters(**meta["counters"])
+        self._checkpoint_due = meta["checkpoint_due"]
+        self.rng.bit_generator.state = meta["rng_numpy"]
+        torch.set_rng_state(tensors["rng.torch"])
+        if "rng.cuda" in tensors and torch.cuda.is_available():
+            torch.cuda.set_rng_state(tensors["rng.cuda"])
+        if buffer.full and self.counters.env_steps >= self.config.exploration_steps:
+            self.mode = agent.accelerate(compile=self.compile)
+        _truncate_csv(self.run_dir / "progress.csv", self.counters.env_steps)
+        self.console.print(f"resumed {self.run_dir} at {self.counters.env_steps:,} env steps "
+                           f"({agent.updates:,} updates)")
+        return True
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _truncate_csv(path: Path, env_steps: int) -> None:
+    """Drop log rows written after the checkpoint: the resumed run writes them again."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["env_steps"]) <= env_steps]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def append_progress(run_dir: Path, row: dict[str, Any]) -> None:
+    """One evaluation row into RUN_DIR/progress.csv (the format every trainer here writes)."""
+    path = Path(run_dir) / "progress.csv"
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def read_progress(run_dir: Path) -> list[dict[str, str]]:
+    path = Path(run_dir) / "progress.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def plot_run(run_dir: str | Path) -> Path | None:
+    """learning_curve.png in the run directory: eval return against env steps."""
+    return plot_runs([Path(run_dir)])
+
+
+def plot_runs(run_dirs: list[Path], out: Path | None = None) -> Path | None:
+    """Eval return against env steps (exploration counted), one line per run, in one PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    plotted = 0
+    for run_dir in run_dirs:
+        rows = read_progress(run_dir)
+        if rows:
+            ax.plot([int(r["env_steps"]) for r in rows], [float(r["eval_return"]) for r in rows],
+                    marker="o", markersize=3, label=Path(run_dir).name)
+            plotted += 1
+    if not plotted:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("env steps (exploration included)")
+    ax.set_ylabel("mean eval return (noiseless)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    out = out or Path(run_dirs[0]) / "learning_curve.png"
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
