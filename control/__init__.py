@@ -5,3 +5,6 @@
 from control.errors import (CallTimeout, PodiumError, RemoteError, ServiceNotFound,  # noqa: F401
                             WireError)
 from control.rpc import Client, Server, idempotent  # noqa: F401
+
+__all__ = ["CallTimeout", "Client", "PodiumError", "RemoteError", "Server", "ServiceNotFound",
+           "WireError", "idempotent"]

@@ -214,20 +214,6 @@ def echo(name: str, hub_endpoint: str, bind: str) -> None:
     daemon.run()
 
 
-@cli.command()
-@click.option("--calls", default=2000, show_default=True, type=click.IntRange(100, 1_000_000),
-              help="Round trips per payload size.")
-@click.option("--steps", default=300, show_default=True, type=click.IntRange(1, 1_000_000),
-              help="Vector steps of the humanoid rollout.")
-@click.option("--out", default="runs/demo", show_default=True, type=click.Path(file_okay=False),
-              help="Where to save the rendered frame.")
-def demo(calls: int, steps: int, out: str) -> None:
-    """Start a hub and daemons, call them, roll out humanoids, print what it showed."""
-    from control.demo import run_demo
-
-    run_demo(console, calls=calls, steps=steps, out_dir=Path(out))
-
-
 def _add_fleet_commands() -> None:
     from control.fleet_cli import COMMANDS
 

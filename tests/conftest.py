@@ -70,3 +70,15 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
             return value
         time.sleep(interval)
     pytest.fail(f"condition not met within {timeout} s")
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+gpu = pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU (torch sees none here): the CUDA-graph "
+                                             "update is checked only on GPU machines")

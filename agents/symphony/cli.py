@@ -1,22 +1,22 @@
 """`podium train symphony|sac|td3`, `podium plot`, `podium play` (entry-point commands)."""
 from __future__ import annotations
 
-import csv
 import json
-import os
 from dataclasses import fields
 from pathlib import Path
 
 import click
 from rich.console import Console
 
-from agents.symphony.core import SymphonyConfig
-
 console = Console()
+# Nothing heavy at import time: every `podium` command (daemons too) loads this module as a plugin,
+# so torch and the algorithm are imported inside the commands that need them.
 
 
 def _overrides(pairs: tuple[str, ...]) -> dict:
     """--set key=value pairs, typed by the SymphonyConfig field they name."""
+    from agents.symphony.core import SymphonyConfig
+
     types = {f.name: f.type for f in fields(SymphonyConfig)}
     out = {}
     for pair in pairs:
@@ -72,6 +72,7 @@ def train() -> None:
 def train_symphony(env_id, steps, service, hub, run_dir, seed, variant, overrides, device, compile_loss,
                    checkpoint_every, resume) -> None:
     """Train Symphony (env in-process, or through the bus with --service)."""
+    from agents.symphony.core import SymphonyConfig
     from agents.symphony.train import Trainer
 
     config = SymphonyConfig.variant(variant, seed=seed, **_overrides(overrides))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from control.envs import RemoteEnv, RemoteVectorEnv
-from control.errors import CallTimeout
+from control.errors import CallTimeout, ServiceNotFound
 from control.hub import Hub, HubClient, wait_for_service
 from tests.conftest import wait_until
 
@@ -53,7 +53,12 @@ def test_killed_daemon_raises_within_deadline_and_reconnects_after_restart(proce
     assert time.monotonic() - start < 2.0 + 0.5
     _, second = start_sim(processes, hub, "sim:p")
     with HubClient(hub.endpoint) as client:  # the hub now points at the new daemon
-        wait_until(lambda: client.lookup("sim:p")["instance"] != first["instance"])
+        def replaced() -> bool:
+            try:
+                return client.lookup("sim:p")["instance"] != first["instance"]
+            except ServiceNotFound:  # the old record expired before the new daemon registered
+                return False
+        wait_until(replaced)
     obs, _ = env.reset(seed=1)
     assert obs.shape == (3,)
     env.step(np.zeros(1, np.float32))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from control.envs import RemoteEnv
-from control.hub import HubClient, wait_for_service
+from control.hub import HubClient
 from control.rpc import Client
 from control.supervisor import MARKER, StateDir
 from tests.conftest import free_port, wait_until

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import gpu
+
 from agents.symphony.core import (FadingReplayBuffer, Symphony, SymphonyConfig, age_probabilities,
                                   rehae, rehse, resine, soft_value, soft_value_weights, swaddle)
 
@@ -168,8 +170,9 @@ def test_compiled_loss_and_gradients_equal_eager_for_the_same_batch():
     config = SymphonyConfig(hidden=32, batch=16, capacity=64)
     torch.manual_seed(0)
     agent = Symphony(3, 1, config)
+    rng = np.random.default_rng(0)
     for _ in range(64):
-        agent.buffer.add(np.random.randn(3), np.random.randn(1), 1.0, np.random.randn(3), 0.99)
+        agent.buffer.add(rng.standard_normal(3), rng.standard_normal(1), 1.0, rng.standard_normal(3), 0.99)
     batch = agent.buffer.sample(16)
     compiled = torch.compile(agent.loss, fullgraph=True, dynamic=False)
     torch.manual_seed(1)
@@ -184,3 +187,24 @@ def test_compiled_loss_and_gradients_equal_eager_for_the_same_batch():
         torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-6)
     assert agent.accelerate(compile=True) == "compiled"  # and the update path accepts it
     agent.update()
+
+
+@gpu
+def test_cuda_graph_update_trains_and_capture_leaves_no_trace():
+    config = SymphonyConfig(hidden=64, batch=64, capacity=4096)
+    agent = Symphony(17, 6, config, "cuda")
+    for tensor in agent.buffer.fields().values():
+        tensor.normal_()
+    agent.buffer.size = agent.buffer.capacity
+    before = agent.state_tensors()
+    assert agent.accelerate(cuda_graph=True) == "graph"
+    after_capture = agent.state_tensors()
+    for key in before:  # warm-up and capture are undone: they are not training
+        assert torch.equal(before[key], after_capture[key]), key
+    for _ in range(100):
+        agent.update()
+    torch.cuda.synchronize()
+    state = agent.state_tensors()
+    assert all(torch.isfinite(v).all() for v in state.values())
+    assert not torch.equal(state["online.critic_net.w1"], before["online.critic_net.w1"])
+    assert agent.updates == 100 and torch.isfinite(agent.last_loss)

@@ -6,9 +6,7 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
-import pytest
 import torch
 from rich.console import Console
 from safetensors.torch import load_file

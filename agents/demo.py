@@ -1,4 +1,7 @@
-"""`podium demo`: the embedded default, end to end, in well under a minute.
+"""`podium demo`: the embedded default, end to end, in about a minute.
+
+It lives in `agents` because it shows the whole stack (agents may import control; control imports
+none of the packages above it) and joins the CLI through the `podium.commands` entry point.
 
 Starts a hub in this process, an echo daemon and a MuJoCo Humanoid-v5 daemon (4 envs) as separate
 OS processes; lists them, calls the echo service (including a remote error), measures round trips
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import click
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -25,6 +29,7 @@ from control.progress import progress_bar
 SERVICE = "echo:demo"
 SIM = "sim:humanoid-demo"
 SIM_ENVS = 4
+PENDULUM = "sim:pendulum-demo"
 
 
 def _payloads(calls: int) -> list[tuple[str, Any, int]]:
@@ -51,7 +56,8 @@ def round_trips(call: Callable[[], Any], count: int, progress: Progress, label: 
     return times
 
 
-def run_demo(console: Console, calls: int = 2000, steps: int = 300, out_dir: Path = Path("runs/demo")) -> None:
+def run_demo(console: Console, calls: int = 2000, steps: int = 300, out_dir: Path = Path("runs/demo"),
+             symphony_steps: int = 4000) -> None:
     started = time.perf_counter()
     hub = Hub("tcp://127.0.0.1:*").start()
     console.print(f"[bold]1.[/] hub started in-process at {hub.endpoint}")
@@ -59,32 +65,37 @@ def run_demo(console: Console, calls: int = 2000, steps: int = 300, out_dir: Pat
     daemons = [subprocess.Popen([*podium, "echo", "--name", SERVICE, "--hub", hub.endpoint],
                                 stdout=subprocess.DEVNULL),
                subprocess.Popen([*podium, "sim", "humanoid", "--envs", str(SIM_ENVS), "--name", SIM,
-                                 "--hub", hub.endpoint], stdout=subprocess.DEVNULL)]
+                                 "--hub", hub.endpoint], stdout=subprocess.DEVNULL),
+               subprocess.Popen([*podium, "sim", "pendulum", "--envs", "2", "--name", PENDULUM,
+                                 "--render-mode", "none", "--hub", hub.endpoint], stdout=subprocess.DEVNULL)]
     try:
         with HubClient(hub.endpoint) as hub_client:
             with console.status("waiting for the daemons to register..."):
-                for name in (SERVICE, SIM):
+                for name in (SERVICE, SIM, PENDULUM):
                     wait_for_service(hub_client, name, timeout=60)
-            console.print(f"[bold]2.[/] two daemons running as pids {daemons[0].pid} and "
-                          f"{daemons[1].pid}, registered:")
+            console.print(f"[bold]2.[/] three daemons running as pids "
+                          f"{', '.join(str(d.pid) for d in daemons)}, registered:")
             console.print(_services(hub_client.list()))
             console.print(_exercise(console, hub.endpoint, calls))
             console.print(_rollout(console, hub.endpoint, steps, out_dir))
+            if symphony_steps:
+                _symphony(console, hub.endpoint, symphony_steps, out_dir)
             for daemon in daemons:
                 daemon.terminate()
             codes = [daemon.wait(10) for daemon in daemons]
-            gone = all(_wait_unregistered(hub_client, name) for name in (SERVICE, SIM))
+            gone = all(_wait_unregistered(hub_client, name) for name in (SERVICE, SIM, PENDULUM))
     finally:
         for daemon in daemons:
             if daemon.poll() is None:
                 daemon.kill()
         hub.stop()
-    console.print(f"[bold]6.[/] daemons stopped (exit codes {codes}); "
+    console.print(f"[bold]7.[/] daemons stopped (exit codes {codes}); "
                   f"{'they unregistered from the hub' if gone else 'the hub still lists one'}; hub stopped.")
     console.print(f"\n[bold green]The demo showed[/]: a hub, daemons in their own processes found by "
                   f"name, calls with arrays as raw frames, a remote error re-raised locally, round-trip "
-                  f"latency for three payload sizes, and MuJoCo humanoids stepped through the bus as a "
-                  f"gymnasium vector env — in {time.perf_counter() - started:.1f} s.")
+                  f"latency for three payload sizes, MuJoCo humanoids stepped through the bus as a "
+                  f"gymnasium vector env, and Symphony learning Pendulum through the bus on "
+                  f"{'the GPU' if _gpu() else 'the CPU'} — in {time.perf_counter() - started:.1f} s.")
 
 
 def _services(records: list[dict]) -> Table:
@@ -153,6 +164,42 @@ def _rollout(console: Console, hub_endpoint: str, steps: int, out_dir: Path) -> 
     return table
 
 
+def _gpu() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+def _symphony(console: Console, hub_endpoint: str, steps: int, out_dir: Path) -> None:
+    """A small Symphony (h=64) on Pendulum-v1, env index 0 of a daemon, eval on index 1."""
+    import shutil
+
+    import torch
+
+    from agents.symphony.core import SymphonyConfig
+    from agents.symphony.train import Trainer, read_progress
+
+    torch.set_num_threads(1)  # two cores: leave one to the env daemon
+    run_dir = out_dir / "symphony-pendulum"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    config = SymphonyConfig(hidden=64, batch=64, updates_per_step=2, exploration_steps=1000,
+                            exploration_repeats=10, capacity=10_000, max_episode_steps=200, lr=1e-3,
+                            a_max=2.0, eval_every=1000, eval_episodes=2)
+    console.print(f"[bold]6.[/] Symphony (h=64, G=2; the S3 loss, optimiser and fading buffer) "
+                  f"learning Pendulum-v1 through the bus on {PENDULUM}:")
+    trainer = Trainer(config, "Pendulum-v1", run_dir, service=PENDULUM, hub=hub_endpoint,
+                      checkpoint_every=steps, console=console)
+    untrained = trainer.evaluate(2)
+    trainer.run(steps)
+    table = Table(title="Symphony on Pendulum-v1 (mean noiseless eval return; higher is better)")
+    table.add_column("env steps", justify="right")
+    table.add_column("eval return", justify="right")
+    table.add_row("0 (untrained)", f"{untrained:,.0f}")
+    for row in read_progress(run_dir):
+        table.add_row(f"{int(row['env_steps']):,}", f"{float(row['eval_return']):,.0f}")
+    console.print(table)
+    console.print(f"   learning curve: {run_dir / 'learning_curve.png'}; checkpoint and logs in {run_dir}")
+
+
 def _wait_unregistered(hub_client: HubClient, name: str, timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -160,3 +207,17 @@ def _wait_unregistered(hub_client: HubClient, name: str, timeout: float = 5.0) -
             return True
         time.sleep(0.05)
     return False
+
+
+@click.command()
+@click.option("--calls", default=2000, show_default=True, type=click.IntRange(100, 1_000_000),
+              help="Round trips per payload size.")
+@click.option("--steps", default=300, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Vector steps of the humanoid rollout.")
+@click.option("--out", default="runs/demo", show_default=True, type=click.Path(file_okay=False),
+              help="Where to save the rendered frame and the Symphony run.")
+@click.option("--symphony-steps", default=4000, show_default=True, type=click.IntRange(0),
+              help="Env steps of the Symphony run (0 skips it).")
+def demo(calls: int, steps: int, out: str, symphony_steps: int) -> None:
+    """Start a hub and daemons, call them, roll out humanoids, train Symphony briefly."""
+    run_demo(Console(), calls=calls, steps=steps, out_dir=Path(out), symphony_steps=symphony_steps)
