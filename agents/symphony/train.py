@@ -160,9 +160,15 @@ class Trainer:
                            f"{self.agent.device}")
 
     def _describe(self) -> str:
+        """Phase, update rate and the last eval return, for the progress bar."""
         last = self.counters.last_eval
-        phase = "exploring" if self.counters.env_steps < self.config.exploration_steps else "training"
-        return f"{phase}, eval return {last:,.1f}" if last is not None else phase
+        if self.counters.env_steps < self.config.exploration_steps:
+            text = "exploring"
+        else:
+            start, _, _, updates_before = self._clock
+            rate = (self.agent.updates - updates_before) / max(time.perf_counter() - start, 1e-9)
+            text = f"training, {rate:,.0f} updates/s"
+        return f"{text}, eval return {last:,.1f}" if last is not None else text
 
     # -- evaluation and logs ---------------------------------------------------------------------
     def evaluate(self, episodes: int | None = None) -> float:
