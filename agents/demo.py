@@ -190,6 +190,7 @@ def _symphony(console: Console, hub_endpoint: str, steps: int, out_dir: Path) ->
                       checkpoint_every=steps, console=console)
     untrained = trainer.evaluate(2)
     trainer.run(steps)
+    trainer.close()
     table = Table(title="Symphony on Pendulum-v1 (mean noiseless eval return; higher is better)")
     table.add_column("env steps", justify="right")
     table.add_column("eval return", justify="right")

@@ -65,10 +65,14 @@ class RemoteEnv(gym.Env):
                  render_mode: str | None = None) -> None:
         self.client = open_service(service, hub=hub, timeout=timeout, reconnect=reconnect)
         self.index = index
-        self.remote_spec = self.client.request("spec", idempotent=True)
-        if not 0 <= index < self.remote_spec["num_envs"]:
-            raise IndexError(f"{self.client.service} hosts {self.remote_spec['num_envs']} env(s); "
-                             f"no index {index}")
+        try:
+            self.remote_spec = self.client.request("spec", idempotent=True)
+            if not 0 <= index < self.remote_spec["num_envs"]:
+                raise IndexError(f"{self.client.service} hosts {self.remote_spec['num_envs']} env(s); "
+                                 f"no index {index}")
+        except BaseException:
+            self.client.close()
+            raise
         self.observation_space = space_from_tree(self.remote_spec["observation_space"])
         self.action_space = space_from_tree(self.remote_spec["action_space"])
         remote_mode = self.remote_spec["render_mode"]

@@ -182,12 +182,14 @@ def connect(name: str, hub: str = DEFAULT_HUB, *, timeout: float = 10.0,
             hub_curve: ClientCurve | None = None, curve: ClientCurve | None = None,
             context: zmq.Context | None = None) -> Client:
     """A Client for the service `name`, found through the hub (and found again after a timeout)."""
-    hub_client = HubClient(hub, curve=hub_curve, context=context)
-    first = hub_client.lookup(name)["endpoint"]  # fail now, clearly, if the name is unknown
-    endpoints = iter([first])
+    def lookup() -> str:
+        with HubClient(hub, curve=hub_curve, context=context) as hub_client:
+            return hub_client.lookup(name)["endpoint"]
+
+    endpoints = iter([lookup()])  # fail now, clearly, if the name is unknown
 
     def resolve() -> str:
-        return next(endpoints, None) or hub_client.lookup(name)["endpoint"]
+        return next(endpoints, None) or lookup()
 
     return Client(service=name, timeout=timeout, curve=curve, context=context, resolve=resolve)
 

@@ -112,12 +112,18 @@ class Server:
         # defence. Multipart totals are checked again below, where an error reply is still possible.
         self.socket.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
         self.socket.setsockopt(zmq.ROUTER_MANDATORY, 0)
-        if curve:
-            curve.apply(self.socket)
-        bind_with_retry(self.socket, endpoint)
-        self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False
+        self._serving = False
+        try:
+            if curve:
+                curve.apply(self.socket)
+            bind_with_retry(self.socket, endpoint)
+        except BaseException:
+            self._close()
+            raise
+        self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._reserved = {
             RESERVED_PREFIX + "ping": lambda: "pong",
             RESERVED_PREFIX + "describe": self.describe,
@@ -130,6 +136,7 @@ class Server:
         # A blocking receive that wakes every 100 ms to look at the stop flag: one system call
         # per message, where poll-then-receive costs two.
         self.socket.rcvtimeo = 100
+        self._serving = True
         try:
             while not self._stop.is_set():
                 try:
@@ -151,6 +158,8 @@ class Server:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        elif not self._serving:
+            self._close()  # never served: nothing else will close it (serve_forever's finally does)
 
     def __enter__(self) -> "Server":
         return self.start()
@@ -159,6 +168,9 @@ class Server:
         self.stop()
 
     def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self.socket.close(linger=0)
         if self._auth is not None:
             self._auth.stop()

@@ -150,9 +150,23 @@ def terminate_all(pids: list[int], timeout: float) -> None:
 
 
 def _signal(pid: int, sig: int) -> None:
+    """Signal the process group `pid` leads (children start their own session), else the pid:
+    a daemon started through a shell or launcher must not leave its own children behind."""
     try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a process group whose leader has exited (the group only: the
+    leader's pid may already be reused by an unrelated process)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
         pass
 
 
@@ -276,15 +290,16 @@ class Supervisor:
             # Devices first, the hub last, so daemons can unregister on the way out.
             order = [c for c in live if c.kind != "hub"] + [c for c in live if c.kind == "hub"]
             for child in order:
-                child.proc.terminate()
+                _signal(child.proc.pid, signal.SIGTERM)
             deadline = time.monotonic() + self.policy.stop_timeout
             for child in order:
                 try:
                     child.proc.wait(max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     self.on_event(f"{child.name} ignored SIGTERM for {self.policy.stop_timeout:g} s: SIGKILL")
-                    child.proc.kill()
+                    _signal(child.proc.pid, signal.SIGKILL)
                     child.proc.wait()
+                _kill_group(child.proc.pid)  # whatever it started and left behind
                 child.state = "stopped"
         self.on_event("all daemons stopped")
 
@@ -342,11 +357,11 @@ class Supervisor:
         with self._lock:
             child = self._child(name)
             if child.pid is not None:
-                child.proc.terminate()
+                _signal(child.proc.pid, signal.SIGTERM)
                 try:
                     child.proc.wait(self.policy.stop_timeout)
                 except subprocess.TimeoutExpired:
-                    child.proc.kill()
+                    _signal(child.proc.pid, signal.SIGKILL)
                     child.proc.wait()
             child.crashes.clear()
             child.restarts += 1

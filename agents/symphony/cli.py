@@ -79,13 +79,19 @@ def train_symphony(env_id, steps, service, hub, run_dir, seed, variant, override
     directory = _run_dir(run_dir, "symphony", env_id, seed)
     trainer = Trainer(config, env_id, directory, device=device, service=service, hub=hub,
                       checkpoint_every=checkpoint_every, compile=compile_loss, console=console)
-    if resume and not trainer.resume():
-        raise click.UsageError(f"--resume: {directory} has no checkpoint")
+    try:
+        if resume and not trainer.resume():
+            raise click.UsageError(f"--resume: {directory} has no checkpoint")
+    except ValueError as exc:  # the run was trained with other settings or on another env
+        raise click.UsageError(str(exc))
     if not resume and (directory / "latest.json").exists():
         raise click.UsageError(f"{directory} already holds a run: pass --resume, or another --run-dir")
     (directory / "config.json").write_text(json.dumps({"algo": "symphony", "env_id": env_id,
                                                        **config.to_dict()}, indent=2))
-    summary = trainer.run(steps)
+    try:
+        summary = trainer.run(steps)
+    finally:
+        trainer.close()
     console.print(f"done: {summary}; curve: {directory / 'learning_curve.png'}")
 
 

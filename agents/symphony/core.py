@@ -100,9 +100,10 @@ class FF(nn.Module):
         x = torch.baddbmm(self.b1, x, self.w1)
         x = F.layer_norm(x, x.shape[-1:]) * self.ln_weight + self.ln_bias
         x = resine(torch.baddbmm(self.b2, x, self.w2), self.p)
-        if self.gradient_dropout > 0 and self.training:
-            x = _drop_gradient(x, self.gradient_dropout)
-        return torch.baddbmm(self.b3, x, self.w3)  # (nets, B, out)
+        out = torch.baddbmm(self.b3, x, self.w3)  # (nets, B, out)
+        if self.gradient_dropout > 0 and self.training:  # S2: after the output layer
+            out = _drop_gradient(out, self.gradient_dropout)
+        return out
 
 
 def _drop_gradient(x: torch.Tensor, rate: float) -> torch.Tensor:
@@ -189,9 +190,10 @@ class FadingReplayBuffer:
     """Ring buffer of (s, a, r_hat, s', not_done_gamma) on `device`.
 
     The slot at `head` is the oldest; writing there makes it the newest and moves the head on.
-    Terminal transitions are never overwritten: the head steps over them (they then count as
-    recent again, which keeps the rare falls in play). Samples are drawn by age through the inverse
-    CDF (searchsorted), entirely on the device, once the buffer is full.
+    As in the reference, a terminal transition in the oldest place is kept: the second oldest is
+    dropped instead (the terminal row moves up one slot and stays the oldest). That costs one extra
+    row copy, never a move of the whole buffer. Samples are drawn by age through the inverse CDF
+    (searchsorted), entirely on the device, once the buffer is full.
     """
 
     def __init__(self, obs_dim: int, act_dim: int, capacity: int, device: torch.device | str,
@@ -225,13 +227,14 @@ class FadingReplayBuffer:
             slot = self.size
             self.size += 1
             return slot
-        for _ in range(self.capacity):  # step over terminal transitions: they are kept
-            slot = self.head
-            self.head = (self.head + 1) % self.capacity
-            if not self.terminal[slot]:
-                self.head_tensor.fill_(self.head)
-                return slot
-        raise RuntimeError("every transition in the buffer is terminal; nothing can be overwritten")
+        slot = self.head
+        self.head = (self.head + 1) % self.capacity
+        if self.terminal[slot]:  # keep the oldest terminal: it takes the second oldest's place
+            for tensor in self.fields().values():
+                tensor[self.head] = tensor[slot]
+            self.terminal[self.head] = True
+        self.head_tensor.fill_(self.head)
+        return slot
 
     def _write(self, slot: int, row: torch.Tensor) -> None:
         row = row.to(self.device, non_blocking=True)
@@ -250,7 +253,7 @@ class FadingReplayBuffer:
             tensor[: n * repeats] = tensor[:n].repeat(repeats, 1)
         self.terminal[: n * repeats] = np.tile(self.terminal[:n], repeats)
         self.size = n * repeats
-        self.head = 0 if self.size == self.capacity else self.size
+        self.head = 0  # slot 0 holds the oldest data, whether or not the ring is full yet
         self.head_tensor.fill_(self.head)
 
     @property
@@ -281,6 +284,7 @@ class Symphony:
         self.target = ActorCritic(obs_dim, act_dim, config).to(self.device)
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False)
+        self.target.eval()  # no gradient dropout in the target (S2)
         self.params = list(self.online.parameters())
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]

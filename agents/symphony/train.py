@@ -211,6 +211,11 @@ class Trainer:
                 if row[key] is not None:
                     writer.add_scalar(f"symphony/{key}", row[key], row["env_steps"])
 
+    def close(self) -> None:
+        """Close both envs (for remote envs: their connections)."""
+        for env in (self.env, self.eval_env):
+            env.close()
+
     def plot(self) -> Path | None:
         return plot_run(self.run_dir)
 
@@ -255,6 +260,12 @@ class Trainer:
         meta = json.loads((self.run_dir / f"{name}.json").read_text())
         if meta["env_id"] != self.env_id:
             raise ValueError(f"{self.run_dir} trained {meta['env_id']}, not {self.env_id}")
+        differ = {k: (v, meta["config"].get(k)) for k, v in self.config.to_dict().items()
+                  if meta["config"].get(k) != v}
+        if differ:
+            raise ValueError(f"{self.run_dir} was trained with other settings; resume with the same "
+                             "ones: " + ", ".join(f"{k} (saved {old!r}, now {new!r})"
+                                                  for k, (new, old) in differ.items()))
         tensors = load_file(str(self.run_dir / f"{name}.safetensors"))
         agent, buffer = self.agent, self.agent.buffer
         agent.load_state_tensors({k[len("agent."):]: v.to(agent.device) for k, v in tensors.items()
@@ -268,12 +279,13 @@ class Trainer:
         agent.updates = meta["updates"]
         self.counters = Counters(**meta["counters"])
         self._checkpoint_due = meta["checkpoint_due"]
+        if buffer.full and self.counters.env_steps >= self.config.exploration_steps:
+            # Before the RNG states are restored: capturing a CUDA graph draws random numbers.
+            self.mode = agent.accelerate(compile=self.compile)
         self.rng.bit_generator.state = meta["rng_numpy"]
         torch.set_rng_state(tensors["rng.torch"])
         if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state(tensors["rng.cuda"])
-        if buffer.full and self.counters.env_steps >= self.config.exploration_steps:
-            self.mode = agent.accelerate(compile=self.compile)
         _truncate_csv(self.run_dir / "progress.csv", self.counters.env_steps)
         self.console.print(f"resumed {self.run_dir} at {self.counters.env_steps:,} env steps "
                            f"({agent.updates:,} updates)")

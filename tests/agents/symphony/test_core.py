@@ -51,13 +51,29 @@ def test_sampling_follows_age_probabilities_on_a_wrapped_ring():
 
 
 def test_terminal_transitions_survive_wraparound():
+    """As in the reference: the oldest terminal is kept, the second oldest is dropped instead."""
     buffer = FadingReplayBuffer(1, 1, 10, "cpu")
     for i in range(10):
         buffer.add(np.array([i], np.float32), np.zeros(1), 0.0, np.zeros(1), 0.0 if i == 3 else 0.99)
     for i in range(10, 45):
         buffer.add(np.array([i], np.float32), np.zeros(1), 0.0, np.zeros(1), 0.99)
-    assert buffer.obs[3, 0] == 3 and buffer.not_done_gamma[3, 0] == 0.0 and buffer.terminal[3]
-    assert sorted(buffer.obs[:, 0].tolist()) == [3, *range(36, 45)]  # the rest is the newest 9
+    head = buffer.head
+    assert buffer.obs[head, 0] == 3 and buffer.not_done_gamma[head, 0] == 0.0  # still the oldest
+    assert buffer.terminal.tolist().count(True) == 1 and buffer.terminal[head]
+    assert sorted(buffer.obs[:, 0].tolist()) == [3, *range(36, 45)]  # the rest: the newest 9
+    ages = [(slot - head) % 10 for slot in range(10)]  # 0 = oldest
+    by_age = [buffer.obs[ages.index(a), 0].item() for a in range(10)]
+    assert by_age == [3, *range(36, 45)]  # newest written last, in order
+
+
+def test_ring_after_partial_tiling_overwrites_the_oldest_first():
+    buffer = FadingReplayBuffer(1, 1, 10, "cpu")
+    for i in range(3):
+        buffer.add(np.array([i], np.float32), np.zeros(1), 0.0, np.zeros(1), 0.99)
+    buffer.fill_by_tiling(2)  # 6 of 10 slots
+    for i in range(100, 105):
+        buffer.add(np.array([i], np.float32), np.zeros(1), 0.0, np.zeros(1), 0.99)
+    assert buffer.obs[:, 0].tolist() == [104, 1, 2, 0, 1, 2, 100, 101, 102, 103]  # slot 0 went first
 
 
 def test_tiling_fills_the_buffer_and_marks_terminals():
@@ -151,6 +167,18 @@ def test_actions_stay_within_a_max_and_noise_switches_work():
     quiet = np.stack([agent.act(obs, noise=0.0) for _ in range(5)])
     assert np.allclose(quiet, quiet[0])
     assert np.allclose(agent.act(obs, active=0.0, noise=0.0), 0.0)
+
+
+def test_s2_gradient_dropout_cuts_gradient_after_the_output_layer_only_online():
+    config = SymphonyConfig(hidden=16, capacity=4, gradient_dropout=0.5)
+    agent = Symphony(3, 2, config)
+    x = torch.randn(64, 3)
+    torch.manual_seed(0)
+    out = agent.online.actor(x)
+    plain = agent.target.actor(x)  # target: eval mode, no dropout
+    torch.testing.assert_close(out, plain)  # the forward value is untouched either way
+    (grad,) = torch.autograd.grad(out.sum(), agent.online.actor.b3)
+    assert 0 < grad.abs().sum() < 64 * out.shape[-1] * 0.8  # about half of the ones cut
 
 
 def test_variants_are_configs():

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 from rich.console import Console
 from safetensors.torch import load_file
@@ -75,6 +76,14 @@ def test_resume_after_sigkill_repeats_the_uninterrupted_run(tmp_path):
            {k: v for k, v in meta_b["counters"].items() if k != "wall_s"}
     curve = lambda d: [(r["env_steps"], r["eval_return"]) for r in csv.DictReader(open(d / "progress.csv"))]
     assert curve(whole) == curve(broken)  # the same curve, continued
+
+
+def test_resume_with_other_settings_is_refused_by_name(tmp_path):
+    config = SymphonyConfig(**SMALL, eval_every=1000, eval_episodes=1)
+    Trainer(config, "Pendulum-v1", tmp_path / "r", console=Console(quiet=True)).checkpoint()
+    other = SymphonyConfig(**{**SMALL, "hidden": 32}, eval_every=1000, eval_episodes=1)
+    with pytest.raises(ValueError, match=r"hidden \(saved 64, now 32\)"):
+        Trainer(other, "Pendulum-v1", tmp_path / "r", console=Console(quiet=True)).resume()
 
 
 def test_cli_refuses_bad_settings_and_a_resume_without_checkpoint(tmp_path):
