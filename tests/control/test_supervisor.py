@@ -164,7 +164,13 @@ def test_killed_supervisor_leaves_no_daemons_and_next_up_recovers(fleet):
     wait_until(lambda: names(hub) == {"sim:a", "sim:b"}, timeout=60)
     supervisor = StateDir(state).read_pid()
     os.kill(supervisor, signal.SIGKILL)
-    wait_until(lambda: our_processes(state) == [], timeout=10)  # children died with it
+    # Children die with it (PR_SET_PDEATHSIG -> graceful SIGTERM, which may wait ~1 s on the dead hub).
+    deadline = time.monotonic() + 30
+    while our_processes(state) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            for pid in our_processes(state)}
+    assert left == {}, f"daemons outlived their supervisor: {left}"
     assert (state / "supervisor.pid").exists()  # stale state left behind
     up(config, state)
     wait_until(lambda: names(hub) == {"sim:a", "sim:b"}, timeout=60)
