@@ -64,8 +64,7 @@ def up(config_path: Path, state_dir: Path, detach: bool, live: bool | None) -> N
     config = _load(config_path)
     state = StateDir(state_dir)
     if state.is_locked():
-        _fail(str(AlreadyRunning(f"podium up is already running for {state.root} (pid "
-                                 f"{state.read_pid() or '?'}); see `podium status`, or `podium down`")))
+        _fail(str(state.already_running()))
     if detach:
         _detach(config_path, state)
         return

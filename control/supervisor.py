@@ -80,8 +80,12 @@ class StateDir:
         except BlockingIOError:
             self._lock_file.close()
             self._lock_file = None
-            raise AlreadyRunning(f"podium up is already running for {self.root} (pid "
-                                 f"{self.read_pid() or '?'}); see `podium status`, or `podium down`") from None
+            raise self.already_running() from None
+
+    def already_running(self) -> AlreadyRunning:
+        """The error for a state directory whose lock a live supervisor holds."""
+        return AlreadyRunning(f"podium up is already running for {self.root} (pid "
+                              f"{self.read_pid() or '?'}); see `podium status`, or `podium down`")
 
     def is_locked(self) -> bool:
         """True while a live supervisor holds the lock (flock dies with its process)."""

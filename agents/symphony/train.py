@@ -139,11 +139,11 @@ class Trainer:
 
     def _store(self, obs, action, reward, next_obs, terminated, exploring) -> None:
         not_done_gamma = 0.0 if terminated else self.config.gamma
-        if exploring:
+        if exploring:  # raw for now: normalised once r_n is known, at the end of exploration
             self.counters.exploration_rewards.append(reward)
-            self.agent.buffer.add(obs, action, reward, next_obs, not_done_gamma)
         else:
-            self.agent.buffer.add(obs, action, reward / self.counters.reward_scale, next_obs, not_done_gamma)
+            reward = reward / self.counters.reward_scale
+        self.agent.buffer.add(obs, action, reward, next_obs, not_done_gamma)
 
     def _end_exploration(self) -> None:
         """r_n from the exploration data, normalise it, tile it to a full buffer, then speed up."""
@@ -165,9 +165,7 @@ class Trainer:
         if self.counters.env_steps < self.config.exploration_steps:
             text = "exploring"
         else:
-            start, _, _, updates_before = self._clock
-            rate = (self.agent.updates - updates_before) / max(time.perf_counter() - start, 1e-9)
-            text = f"training, {rate:,.0f} updates/s"
+            text = f"training, {self._rates()[1]:,.0f} updates/s"
         return f"{text}, eval return {last:,.1f}" if last is not None else text
 
     # -- evaluation and logs ---------------------------------------------------------------------
@@ -185,6 +183,13 @@ class Trainer:
             returns.append(total)
         return float(np.mean(returns))
 
+    def _rates(self) -> tuple[float, float]:
+        """Env steps/s and updates/s since this run() started (a resumed run counts afresh)."""
+        start, _, steps_before, updates_before = self._clock
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        return ((self.counters.env_steps - steps_before) / elapsed,
+                (self.agent.updates - updates_before) / elapsed)
+
     def _wall(self) -> float:
         start, wall_before, _, _ = self._clock
         return wall_before + time.perf_counter() - start
@@ -192,12 +197,10 @@ class Trainer:
     def _evaluate_and_log(self) -> None:
         counters = self.counters
         counters.last_eval = self.evaluate()
-        start, _, steps_before, updates_before = self._clock
-        elapsed = max(time.perf_counter() - start, 1e-9)
+        env_rate, update_rate = self._rates()
         row = {"env_steps": counters.env_steps, "updates": self.agent.updates, "episodes": counters.episodes,
                "eval_return": counters.last_eval, "train_return": counters.last_train_return,
-               "env_steps_per_s": (counters.env_steps - steps_before) / elapsed,
-               "updates_per_s": (self.agent.updates - updates_before) / elapsed, "wall_s": self._wall()}
+               "env_steps_per_s": env_rate, "updates_per_s": update_rate, "wall_s": self._wall()}
         append_progress(self.run_dir, row)
         self._tensorboard(row)
 
