@@ -13,17 +13,19 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 import click
+import numpy as np
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from control.bus.hub import Hub, HubClient, connect, wait_for_service
 from control.errors import RemoteError
-from control.hub import Hub, HubClient, connect, wait_for_service
+from control.extras import needs_extra
 from control.progress import progress_bar
 
 SERVICE = "echo:demo"
@@ -118,7 +120,7 @@ def _exercise(console: Console, hub_endpoint: str, calls: int) -> Table:
             table.add_column(column, justify="right")
         with progress_bar(console, unit="calls", transient=True) as progress:
             for label, payload, count in _payloads(calls):
-                times = round_trips(lambda: client.call("echo", payload), count, progress, label)
+                times = round_trips(lambda p=payload: client.call("echo", p), count, progress, label)
                 size = payload.nbytes if isinstance(payload, np.ndarray) else len(payload)
                 p50, p99 = np.percentile(times, [50, 99])
                 table.add_row(label, str(count), f"{p50 * 1e6:,.0f} µs", f"{p99 * 1e6:,.0f} µs",
@@ -130,7 +132,7 @@ def _rollout(console: Console, hub_endpoint: str, steps: int, out_dir: Path) -> 
     """Random actions on the remote humanoids; returns a table and saves one rendered frame."""
     from PIL import Image
 
-    from control.envs import RemoteEnv, RemoteVectorEnv
+    from control.gym.envs import RemoteEnv, RemoteVectorEnv
 
     envs = RemoteVectorEnv(SIM, hub=hub_endpoint)
     rng = np.random.default_rng(0)
@@ -210,6 +212,7 @@ def _wait_unregistered(hub_client: HubClient, name: str, timeout: float = 5.0) -
     return False
 
 
+@needs_extra("all", "torch", "gymnasium", "mujoco", "PIL")
 @click.command()
 @click.option("--calls", default=2000, show_default=True, type=click.IntRange(100, 1_000_000),
               help="Round trips per payload size.")

@@ -28,8 +28,8 @@ import zmq
 from rich.console import Console
 from rich.table import Table
 
+from control.bus.rpc import Client, Server
 from control.progress import progress_bar
-from control.rpc import Client, Server
 
 OBS, ACTION, SCREEN = 348, 17, (1080, 2400, 3)
 

@@ -26,8 +26,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from control.envs import RemoteEnv, RemoteVectorEnv
-from control.hub import Hub, HubClient, wait_for_service
+from control.bus.hub import Hub, HubClient, wait_for_service
+from control.gym.envs import RemoteEnv, RemoteVectorEnv
 from control.progress import progress_bar
 
 ENV = "Humanoid-v5"

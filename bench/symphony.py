@@ -21,7 +21,7 @@ import argparse
 import math
 import platform
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -29,8 +29,15 @@ from rich.console import Console
 from rich.table import Table
 from torch import nn
 
-from agents.symphony.core import (Symphony, SymphonyConfig, age_probabilities, rehae, rehse,
-                                  soft_value_weights, swaddle)
+from agents.symphony.core import (
+    Symphony,
+    SymphonyConfig,
+    age_probabilities,
+    rehae,
+    rehse,
+    soft_value_weights,
+    swaddle,
+)
 
 OBS, ACT = 348, 17
 

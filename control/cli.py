@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from control.bus.hub import DEFAULT_HUB, Hub, HubClient
+from control.bus.security import ClientCurve, ServerCurve, create_keypair
 from control.errors import PodiumError
-from control.hub import DEFAULT_HUB, Hub, HubClient
-from control.security import ClientCurve, ServerCurve, create_keypair
+from control.terminal import fail
 
 console = Console()
 
@@ -35,12 +36,6 @@ def _setup_logging(verbosity: int) -> None:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     logging.basicConfig(level=level, format="%(message)s",
                         handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
-
-
-def _fail(message: str) -> None:
-    """Runtime failure (not a usage error): message on stderr, exit 1."""
-    Console(stderr=True).print(f"[bold red]error:[/] {message}")
-    sys.exit(1)
 
 
 def _server_curve(keys: str | None, allow: str | None) -> ServerCurve | None:
@@ -98,9 +93,9 @@ def hub(bind: str, keys: str | None, allow: str | None) -> None:
     try:
         server = Hub(bind, curve=_server_curve(keys, allow))
     except PodiumError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except Exception as exc:  # zmq's bind errors: address in use, bad address
-        _fail(f"cannot listen on {bind}: {exc}")
+        fail(f"cannot listen on {bind}: {exc}")
     console.print(f"hub listening on [bold]{server.endpoint}[/] (Ctrl-C to stop)")
     try:
         server.serve_forever()
@@ -119,7 +114,7 @@ def list_services(hub_endpoint: str, kind: str | None, keys: str | None, server_
         try:
             records = client.list(kind)
         except PodiumError as exc:
-            _fail(f"hub at {hub_endpoint}: {exc}")
+            fail(f"hub at {hub_endpoint}: {exc}")
     console.print(services_table(records))
 
 
@@ -141,7 +136,7 @@ def parse_call_args(text: str | None) -> tuple[list, dict]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON ({exc.msg} at column {exc.colno}): {text}",
-                                 param_hint="ARGS")
+                                 param_hint="ARGS") from None
     if isinstance(value, list):
         return value, {}
     if isinstance(value, dict):
@@ -176,7 +171,7 @@ def _to_json(value: Any) -> Any:
 def call(name: str, method: str, args: str | None, hub_endpoint: str, timeout: float,
          keys: str | None, server_key: str | None) -> None:
     """Call METHOD of service NAME. ARGS is JSON: a list (positional) or an object (keywords)."""
-    from control.hub import connect
+    from control.bus.hub import connect
 
     positional, keywords = parse_call_args(args)
     curve = _client_curve(keys, server_key)
@@ -184,7 +179,7 @@ def call(name: str, method: str, args: str | None, hub_endpoint: str, timeout: f
         with connect(name, hub_endpoint, timeout=timeout, hub_curve=curve, curve=curve) as client:
             result = client.request(method, positional, keywords)
     except PodiumError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print_json(json.dumps(_to_json(result)))
 
 
@@ -204,38 +199,66 @@ def keys(name: str, directory: str) -> None:
 @click.option("--bind", default="tcp://127.0.0.1:*", show_default=True, help="Address to serve on.")
 def echo(name: str, hub_endpoint: str, bind: str) -> None:
     """Run an echo/sample service daemon (for checking a bus end to end)."""
-    from control.daemon import Daemon
-    from control.echo import EchoService
+    from control.bus.daemon import Daemon
+    from control.bus.echo import EchoService
 
     try:
         daemon = Daemon(EchoService(), name, "echo", hub=hub_endpoint, endpoint=bind)
     except PodiumError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     daemon.run()
 
 
 def _add_fleet_commands() -> None:
-    from control.fleet_cli import COMMANDS
+    from control.fleet.cli import COMMANDS
 
     for command in COMMANDS:
         cli.add_command(command)
 
 
+class PluginConflict(PodiumError):
+    """Two commands claim one name: podium refuses to guess which one you meant."""
+
+
 def _load_plugins() -> None:
-    """Commands from other podium packages (`podium sim`, ...) arrive through entry points, so
-    that `control` never imports them."""
+    """Commands from other podium packages (`podium sim`, `podium android`, ...) arrive through
+    the `podium.commands` entry point, so that `control` never imports them. A name claimed twice
+    is an error at start-up; a plugin that cannot be loaded becomes a command that says why."""
     from importlib.metadata import entry_points
 
+    sources = {name: "podium itself" for name in cli.commands}
     for entry in entry_points(group="podium.commands"):
-        if entry.name not in cli.commands:
-            cli.add_command(entry.load(), entry.name)
+        if entry.name in sources:
+            raise PluginConflict(f"the command name {entry.name!r} is claimed twice: by "
+                                 f"{sources[entry.name]} and by {entry.value}; uninstall one of them")
+        sources[entry.name] = entry.value
+        try:
+            command = entry.load()
+        except Exception as exc:
+            command = _broken_plugin(entry.name, entry.value, exc)
+        cli.add_command(command, entry.name)
+
+
+def _broken_plugin(name: str, source: str, exc: Exception) -> click.Command:
+    @click.command(name, help=f"(cannot be loaded: {exc})", context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def broken(args: tuple[str, ...]) -> None:
+        fail(f"the command {name!r} ({source}) cannot be loaded: {type(exc).__name__}: {exc}")
+    return broken
 
 
 _add_fleet_commands()
-_load_plugins()
+try:
+    _load_plugins()
+except PluginConflict as _conflict:
+    _PLUGIN_ERROR: PluginConflict | None = _conflict
+else:
+    _PLUGIN_ERROR = None
 
 
 def main() -> None:
+    if _PLUGIN_ERROR is not None:
+        fail(str(_PLUGIN_ERROR))
     cli(prog_name="podium")
 
 

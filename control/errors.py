@@ -65,12 +65,19 @@ class RemoteError(PodiumError):
         return f"{self.remote_type} in {where}: {self.args[0]}"
 
 
-_PODIUM_ERRORS: dict[str, type[Exception]] = {
-    cls.__name__: cls
-    for cls in (PodiumError, WireError, UnsupportedVersion, MessageTooLarge, UnknownMethod,
-                DeadlineExceeded, ServiceNotFound)
-}
 _remote_classes: dict[str, type[RemoteError]] = {}
+
+
+def podium_error_class(name: str) -> type[PodiumError] | None:
+    """The PodiumError subclass called `name`, wherever it is defined (so errors of the phone
+    contract or the fleet travel by name too), or None. RemoteError's own family is skipped."""
+    stack = [PodiumError]
+    while stack:
+        cls = stack.pop()
+        if cls.__name__ == name and not issubclass(cls, RemoteError):
+            return cls
+        stack.extend(cls.__subclasses__())
+    return None
 
 
 def remote_error_class(remote_type: str) -> type[RemoteError]:
@@ -81,7 +88,9 @@ def remote_error_class(remote_type: str) -> type[RemoteError]:
     """
     if remote_type in _remote_classes:
         return _remote_classes[remote_type]
-    base = _PODIUM_ERRORS.get(remote_type) or getattr(builtins, remote_type, None)
+    base = podium_error_class(remote_type) or getattr(builtins, remote_type, None)
+    if base is None:  # not cached: the class may be defined by a module imported later
+        return RemoteError
     cls: type[RemoteError] = RemoteError
     if isinstance(base, type) and issubclass(base, Exception) and base is not Exception:
         try:
@@ -97,6 +106,6 @@ def error_type_name(exc: BaseException) -> str:
     cls = type(exc)
     if isinstance(exc, RemoteError):
         return exc.remote_type
-    if cls.__module__ == "builtins" or cls.__name__ in _PODIUM_ERRORS:
+    if cls.__module__ == "builtins" or issubclass(cls, PodiumError):
         return cls.__name__
     return f"{cls.__module__}.{cls.__qualname__}"

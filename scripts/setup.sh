@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up podium on a fresh machine: a virtual environment in .venv with podium and its test tools.
+# Set up podium on a fresh machine: a virtual environment in .venv with podium (every extra) and its
+# test tools, and Appium in .appium/ for the phone tests.
 # Idempotent: re-running only installs what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +12,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # torch first, pinned: on machines of this kind 2.13.0 is a local CPU build; anything else would
 # pull a multi-GB CUDA build. With it in place, podium's `torch>=2.3` installs nothing more.
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q -e ".[all,dev]"
+# Appium for the phone tests (a real server with the fake and UiAutomator2 drivers), if node is here.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  bash scripts/appium.sh
+else
+  echo "note: node and npm are not installed, so Appium is not either: the Appium tests will skip"
+fi

@@ -1,14 +1,22 @@
-"""Shared fixtures: free ports, and podium processes started for real and always cleaned up."""
+"""Shared fixtures: free ports, podium processes and an Appium server, started for real and always
+cleaned up."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+APPIUM_DIR = REPO / ".appium"
+APPIUM = APPIUM_DIR / "node_modules" / ".bin" / "appium"
 
 
 def free_port() -> int:
@@ -28,6 +36,48 @@ def endpoint(request, tmp_path) -> str:
     if request.param == "ipc":
         return f"ipc://{tmp_path}/service.sock"
     return f"tcp://127.0.0.1:{free_port()}"
+
+
+def podium(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `podium ARGS...` to completion in its own process; its output is captured."""
+    return subprocess.run([sys.executable, "-m", "control.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def our_processes(state_dir: Path) -> list[int]:
+    """Every process on this machine started by a supervisor of `state_dir` (the process table)."""
+    from control.fleet.supervisor import MARKER
+
+    marker = f"{MARKER}={state_dir.resolve()}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker in (proc / "environ").read_bytes().split(b"\0"):
+                    state = (proc / "stat").read_text().split(")")[-1].split()[0]
+                    if state != "Z":
+                        pids.append(int(proc.name))
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                pass
+    return pids
+
+
+def write_config(tmp_path: Path, devices: str, **policy: float) -> tuple[Path, str]:
+    """A fleet config with a hub on a free port; returns its path and the hub address."""
+    hub = f"tcp://127.0.0.1:{free_port()}"
+    supervisor = "\n".join(f"{key} = {value}" for key, value in policy.items())
+    config = tmp_path / "podium.toml"
+    config.write_text(f'[hub]\naddress = "{hub}"\n[supervisor]\n{supervisor}\n{devices}')
+    return config, hub
+
+
+@pytest.fixture
+def hub(tcp_endpoint):
+    """A hub in this process, on a free loopback port."""
+    from control.bus.hub import Hub
+
+    with Hub(tcp_endpoint) as running:
+        yield running
 
 
 class Processes:
@@ -82,3 +132,61 @@ def _cuda() -> bool:
 
 gpu = pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU (torch sees none here): the CUDA-graph "
                                              "update is checked only on GPU machines")
+
+
+class AppiumServer:
+    """A real Appium 3 server (installed by scripts/appium.sh) on 127.0.0.1, stopped by pid."""
+
+    def __init__(self, log_dir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"appium-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> AppiumServer:
+        env = {**os.environ, "APPIUM_HOME": str(APPIUM_DIR / "home")}
+        env.pop("ANDROID_HOME", None)
+        env.pop("ANDROID_SDK_ROOT", None)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([str(APPIUM), "--address", "127.0.0.1", "--port", str(self.port),
+                                          "--log-level", "info", "--log-no-colors"], stdout=log,
+                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"Appium exited with {self.proc.returncode}:\n{self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/status", timeout=1) as reply:
+                    if reply.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail(f"Appium did not answer on {self.url} within {timeout} s")
+
+    def send(self, sig: int) -> None:
+        os.killpg(self.proc.pid, sig)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.send(signal.SIGCONT)  # a frozen server cannot act on SIGTERM
+        self.send(sig)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.send(signal.SIGKILL)
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def appium(tmp_path):
+    """A running Appium server; skipped (saying why) only where node is not installed at all."""
+    if not APPIUM.exists():
+        if shutil.which("node") is None:
+            pytest.skip("node and npm are not installed, so Appium is not: the Appium tests need "
+                        "them (scripts/setup.sh installs Appium wherever node is present)")
+        pytest.fail(f"Appium is not installed in {APPIUM_DIR}: run bash scripts/setup.sh")
+    server = AppiumServer(tmp_path).start()
+    yield server
+    server.stop()
+

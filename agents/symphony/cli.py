@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from control.extras import needs_extra
+
 console = Console()
 # Nothing heavy at import time: every `podium` command (daemons too) loads this module as a plugin,
 # so torch and the algorithm are imported inside the commands that need them.
@@ -28,7 +30,7 @@ def _overrides(pairs: tuple[str, ...]) -> dict:
         try:
             out[key] = kind(float(text)) if kind is int else kind(text)
         except ValueError:
-            raise click.BadParameter(f"{key} must be a {types[key]}, got {text!r}", param_hint="--set")
+            raise click.BadParameter(f"{key} must be a {types[key]}, got {text!r}", param_hint="--set") from None
     return out
 
 
@@ -55,6 +57,7 @@ def run_options(command):
     return command
 
 
+@needs_extra("rl", "torch", "gymnasium")
 @click.group()
 def train() -> None:
     """Train an agent (Symphony, or the SB3 baselines for side-by-side curves)."""
@@ -83,7 +86,7 @@ def train_symphony(env_id, steps, service, hub, run_dir, seed, variant, override
         if resume and not trainer.resume():
             raise click.UsageError(f"--resume: {directory} has no checkpoint")
     except ValueError as exc:  # the run was trained with other settings or on another env
-        raise click.UsageError(str(exc))
+        raise click.UsageError(str(exc)) from None
     if not resume and (directory / "latest.json").exists():
         raise click.UsageError(f"{directory} already holds a run: pass --resume, or another --run-dir")
     (directory / "config.json").write_text(json.dumps({"algo": "symphony", "env_id": env_id,
@@ -119,6 +122,7 @@ def _train_sb3(algo: str, env_id, steps, service, hub, run_dir, seed, eval_every
     console.print(f"done: {summary}; curve: {directory / 'learning_curve.png'}")
 
 
+@needs_extra("rl", "matplotlib")
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False), help="PNG path [default: RUN_DIR/learning_curve.png].")
@@ -132,6 +136,7 @@ def plot(run_dirs: tuple[str, ...], out: str | None) -> None:
     console.print(f"wrote {path}")
 
 
+@needs_extra("rl", "torch", "imageio")
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False), help="GIF or MP4 [default: RUN_DIR/play.gif].")

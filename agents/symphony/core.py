@@ -47,7 +47,7 @@ class SymphonyConfig:
     seed: int = 0
 
     @classmethod
-    def variant(cls, name: str, **overrides: Any) -> "SymphonyConfig":
+    def variant(cls, name: str, **overrides: Any) -> SymphonyConfig:
         """'S3' (the paper's default), 'S2' or 'ED', with any field overridden."""
         presets = {
             "S3": {},

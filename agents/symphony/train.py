@@ -44,8 +44,8 @@ def make_env(env_id: str, service: str | None, hub: str | None, index: int, max_
     """A local env, or env `index` of a daemon (RemoteEnv): the trainer cannot tell them apart."""
     if service is None:
         return gym.make(env_id, max_episode_steps=max_steps)
-    from control.envs import RemoteEnv
-    from control.hub import DEFAULT_HUB
+    from control.bus.hub import DEFAULT_HUB
+    from control.gym.envs import RemoteEnv
 
     return RemoteEnv(service, index=index, hub=hub or DEFAULT_HUB, timeout=30.0)
 

@@ -7,10 +7,19 @@ import numpy as np
 import pytest
 import torch
 
+from agents.symphony.core import (
+    FadingReplayBuffer,
+    Symphony,
+    SymphonyConfig,
+    age_probabilities,
+    rehae,
+    rehse,
+    resine,
+    soft_value,
+    soft_value_weights,
+    swaddle,
+)
 from tests.conftest import gpu
-
-from agents.symphony.core import (FadingReplayBuffer, Symphony, SymphonyConfig, age_probabilities,
-                                  rehae, rehse, resine, soft_value, soft_value_weights, swaddle)
 
 E = math.e
 

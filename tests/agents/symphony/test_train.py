@@ -101,9 +101,9 @@ def test_cli_refuses_bad_settings_and_a_resume_without_checkpoint(tmp_path):
 
 def test_bus_training_baseline_plot_and_play_end_to_end(tmp_path):
     """Symphony through an env daemon, SB3 SAC beside it, one comparison plot, and a GIF."""
-    from control.daemon import Daemon
-    from control.hub import Hub, HubClient, wait_for_service
-    from sims.env_service import EnvService
+    from control.bus.daemon import Daemon
+    from control.bus.hub import Hub, HubClient, wait_for_service
+    from sims.mujoco.env_service import EnvService
     from tests.conftest import free_port
 
     hub_address = f"tcp://127.0.0.1:{free_port()}"

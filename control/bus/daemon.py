@@ -1,0 +1,129 @@
+"""A daemon: one device's object served over RPC, registered with the hub and heartbeating.
+
+The heartbeat runs on its own thread and socket, so a long method call never makes the hub think
+the daemon died. The daemon does not need the hub to be up: it serves regardless and appears in
+the registry as soon as a hub answers (heartbeats carry the full record).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from typing import Any
+
+import zmq
+
+from control.bus import wire
+from control.bus.hub import DEFAULT_HUB, HEARTBEAT_INTERVAL
+from control.bus.rpc import Client, Server
+from control.bus.security import ClientCurve, ServerCurve
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """Registers `record` with the hub, then re-sends it as a one-way heartbeat every interval."""
+
+    def __init__(self, hub: str, record: dict[str, Any], *, interval: float = HEARTBEAT_INTERVAL,
+                 curve: ClientCurve | None = None, context: zmq.Context | None = None) -> None:
+        self.hub = hub
+        self.record = record
+        self.interval = interval
+        self.curve = curve
+        self.context = context or zmq.Context.instance()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"podium-heartbeat-{record['name']}",
+                                        daemon=True)
+
+    def start(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self, unregister: bool = True) -> None:
+        self._stop.set()
+        self._thread.join(2 * self.interval + 1)
+        if unregister:
+            with Client(self.hub, service="hub", timeout=1.0, curve=self.curve,
+                        context=self.context) as hub:
+                try:
+                    hub.call("unregister", self.record["name"], self.record["instance"])
+                except Exception as exc:  # the hub may be gone; expiry will clean up
+                    log.debug("unregister failed: %s", exc)
+
+    def _run(self) -> None:
+        with Client(self.hub, service="hub", timeout=1.0, curve=self.curve, context=self.context) as hub:
+            try:
+                hub.call("register", **self.record)
+            except Exception as exc:  # heartbeats below register us as soon as a hub is up
+                log.info("hub %s not answering yet (%s); heartbeats will register us", self.hub, exc)
+        sock = self.context.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.sndhwm = 1
+        sock.setsockopt(zmq.IMMEDIATE, 1)  # never queue heartbeats for a hub that is not there
+        if self.curve:
+            self.curve.apply(sock)
+        sock.connect(self.hub)
+        frames = wire.encode(wire.Message(wire.HEARTBEAT, body=self.record))
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    sock.send_multipart(frames, flags=zmq.NOBLOCK)
+                except zmq.Again:
+                    pass
+        finally:
+            sock.close(linger=0)
+
+
+class Daemon:
+    """Serve `target` under `name`, registered with the hub at `hub`.
+
+    `run()` serves in the foreground until SIGTERM or SIGINT; `start()`/`stop()` in a thread.
+    """
+
+    def __init__(self, target: object, name: str, kind: str, *, hub: str = DEFAULT_HUB,
+                 endpoint: str = "tcp://127.0.0.1:*", capabilities: dict[str, Any] | None = None,
+                 curve: ServerCurve | None = None, hub_curve: ClientCurve | None = None,
+                 heartbeat_interval: float = HEARTBEAT_INTERVAL, **server_options: Any) -> None:
+        self.server = Server(target, endpoint, name=name, curve=curve, **server_options)
+        self.name = name
+        self.record = {"name": name, "kind": kind, "endpoint": self.server.endpoint,
+                       "capabilities": capabilities or {}, "pid": os.getpid(),
+                       "host": socket.gethostname(), "instance": uuid.uuid4().hex}
+        self.heartbeat = Heartbeat(hub, self.record, interval=heartbeat_interval, curve=hub_curve)
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
+    def start(self) -> Daemon:
+        self.heartbeat.start()
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.heartbeat.stop()
+        self.server.stop()
+
+    def run(self) -> None:
+        """Serve in the foreground; SIGTERM/SIGINT stop it gracefully (unregistering first)."""
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("%s: signal %d, stopping", self.name, signum)
+            self.server.stop()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, on_signal)
+        self.heartbeat.start()
+        log.info("%s serving at %s", self.name, self.endpoint)
+        try:
+            self.server.serve_forever()
+        finally:
+            self.heartbeat.stop()
+
+    def __enter__(self) -> Daemon:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,447 @@
+"""Request/reply over ZeroMQ: a Server exposes an object's public methods, a Client calls them.
+
+Server: one ROUTER socket; calls run one at a time in the serving thread, in arrival order, so the
+exposed object needs no locks (a MuJoCo env is not thread-safe). Many clients interleave freely.
+Anything malformed, too large, of another protocol version or past its deadline gets an error
+reply (or is dropped when not even a request id can be read) and is counted in `Server.stats`;
+the server keeps serving.
+
+Client: one DEALER socket. Every call has a deadline and ends in the return value, a RemoteError
+(subclassing the remote exception's builtin type where there is one), or CallTimeout naming the
+service and method. After a timeout the socket is replaced, so a late reply or a request still
+queued for a dead server can never be mistaken for the answer to a later call. Only calls marked
+idempotent are retried.
+"""
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import zmq
+
+from control.bus import wire
+from control.bus.security import ClientCurve, ServerCurve, check_bind
+from control.errors import (
+    CallTimeout,
+    DeadlineExceeded,
+    MessageTooLarge,
+    PodiumError,
+    RemoteError,
+    UnknownMethod,
+    UnsupportedVersion,
+    WireError,
+    error_type_name,
+    remote_error_class,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+# How far a caller's clock may run behind ours before we think its deadline passed (seconds).
+DEFAULT_CLOCK_SKEW = 0.5
+RESERVED_PREFIX = "_podium."
+
+
+def idempotent(method: Callable) -> Callable:
+    """Mark a method as safe to run twice: clients may then retry it after a timeout."""
+    method.__podium_idempotent__ = True
+    return method
+
+
+def public_methods(target: object) -> dict[str, Callable]:
+    """The callables a Server exposes: public attributes of target that are routines."""
+    methods = {}
+    for name in dir(target):
+        if name.startswith("_"):
+            continue
+        attr = getattr(target, name, None)
+        if callable(attr) and not inspect.isclass(attr):
+            methods[name] = attr
+    return methods
+
+
+def describe_method(method: Callable) -> dict[str, Any]:
+    try:
+        signature = str(inspect.signature(method))
+    except (TypeError, ValueError):
+        signature = "(...)"
+    return {"signature": signature, "doc": inspect.getdoc(method) or "",
+            "idempotent": bool(getattr(method, "__podium_idempotent__", False))}
+
+
+def bind_with_retry(socket: zmq.Socket, endpoint: str, patience: float = 2.0) -> None:
+    """Bind, retrying briefly while the address is in use: a server restarted on its old address
+    (a hub brought back by its supervisor) races zmq's asynchronous close of the previous socket."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            socket.bind(endpoint)
+            return
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class Server:
+    """Serve the public methods of `target` on `endpoint` (ROUTER).
+
+    `endpoint` may end in `:*` to pick a free port; `self.endpoint` holds the bound address.
+    `handlers` maps one-way message kinds (e.g. wire.HEARTBEAT) to functions taking the Message.
+    """
+
+    def __init__(self, target: object, endpoint: str = "tcp://127.0.0.1:*", *, name: str = "service",
+                 curve: ServerCurve | None = None,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 clock_skew: float = DEFAULT_CLOCK_SKEW,
+                 handlers: Mapping[str, Callable[[wire.Message], None]] | None = None,
+                 context: zmq.Context | None = None) -> None:
+        check_bind(endpoint, curve)
+        self.name = name
+        self.target = target
+        self.methods = public_methods(target)
+        self.handlers = dict(handlers or {})
+        self.max_message_bytes = max_message_bytes
+        self.clock_skew = clock_skew
+        self.stats: Counter[str] = Counter()
+        # A secured server gets a context of its own: zmq allows one authenticator per context.
+        self._own_context = context is None and curve is not None
+        self.context = zmq.Context() if self._own_context else (context or zmq.Context.instance())
+        self._auth = curve.start_authenticator(self.context) if curve else None
+        self.socket = self.context.socket(zmq.ROUTER)
+        self.socket.linger = 0
+        # zmq drops (and disconnects) any peer sending a single frame beyond this: the first line of
+        # defence. Multipart totals are checked again below, where an error reply is still possible.
+        self.socket.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
+        self.socket.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._serving = False
+        try:
+            if curve:
+                curve.apply(self.socket)
+            bind_with_retry(self.socket, endpoint)
+        except BaseException:
+            self._close()
+            raise
+        self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._reserved = {
+            RESERVED_PREFIX + "ping": lambda: "pong",
+            RESERVED_PREFIX + "describe": self.describe,
+            RESERVED_PREFIX + "stats": lambda: dict(self.stats),
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until stop() is called."""
+        # A blocking receive that wakes every 100 ms to look at the stop flag: one system call
+        # per message, where poll-then-receive costs two.
+        self.socket.rcvtimeo = 100
+        self._serving = True
+        try:
+            while not self._stop.is_set():
+                try:
+                    frames = self.socket.recv_multipart(copy=False)
+                except zmq.Again:
+                    continue
+                self._serve_one(frames)
+        finally:
+            self._close()
+
+    def start(self) -> Server:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self.serve_forever, name=f"podium-server-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        elif not self._serving:
+            self._close()  # never served: nothing else will close it (serve_forever's finally does)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.socket.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
+        if self._own_context:
+            self.context.term()
+
+    # -- serving ---------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """Name, protocol version and the methods served, with signatures and docs."""
+        return {"name": self.name, "protocol": wire.PROTOCOL_VERSION,
+                "methods": {name: describe_method(m) for name, m in sorted(self.methods.items())}}
+
+    def _serve_one(self, frames: list[zmq.Frame]) -> None:
+        identity, payload = frames[0], frames[1:]
+        size = wire.message_size(payload)
+        if size > self.max_message_bytes:
+            self.stats["rejected_too_large"] += 1
+            self._reply_error(identity, wire.peek_id(payload), MessageTooLarge(
+                f"message of {size} bytes exceeds the limit of {self.max_message_bytes} bytes"))
+            return
+        try:
+            message = wire.decode(payload)
+        except WireError as exc:
+            self.stats["rejected_version" if isinstance(exc, UnsupportedVersion)
+                       else "rejected_malformed"] += 1
+            log.debug("%s: rejected message: %s", self.name, exc)
+            self._reply_error(identity, wire.peek_id(payload), exc)
+            return
+        if message.kind != wire.CALL:
+            self._handle_one_way(message)
+            return
+        self._handle_call(identity, message)
+
+    def _handle_one_way(self, message: wire.Message) -> None:
+        handler = self.handlers.get(message.kind)
+        if handler is None:
+            self.stats["rejected_kind"] += 1
+            return
+        try:
+            handler(message)
+            self.stats[message.kind] += 1
+        except Exception:  # a bad one-way message must not stop the server
+            self.stats["rejected_malformed"] += 1
+            log.warning("%s: %s handler failed", self.name, message.kind, exc_info=True)
+
+    def _handle_call(self, identity: zmq.Frame, message: wire.Message) -> None:
+        if message.deadline is not None and time.time() > message.deadline + self.clock_skew:
+            self.stats["expired"] += 1
+            self._reply_error(identity, message.id, DeadlineExceeded(
+                f"call to {message.method} arrived after its deadline; not run"))
+            return
+        try:
+            method = self._lookup(message.method)
+            args, kwargs = _call_arguments(message.body)
+            result = method(*args, **kwargs)
+        except Exception as exc:
+            self.stats["errors"] += 1
+            self._reply_error(identity, message.id, exc, with_traceback=not isinstance(exc, PodiumError))
+            return
+        self.stats["meta_calls" if message.method.startswith(RESERVED_PREFIX) else "calls"] += 1
+        try:
+            frames = wire.encode(wire.Message(wire.REPLY, message.id, body=result))
+        except WireError as exc:
+            self.stats["errors"] += 1
+            self._reply_error(identity, message.id, WireError(
+                f"{message.method} returned a value the wire cannot carry: {exc}"))
+            return
+        self._send(identity, frames)
+
+    def _lookup(self, method_name: str | None) -> Callable:
+        if method_name is None:
+            raise WireError("a call must name its method")
+        method = self.methods.get(method_name) or self._reserved.get(method_name)
+        if method is None:
+            known = ", ".join(sorted(self.methods)) or "none"
+            raise UnknownMethod(f"service {self.name!r} has no method {method_name!r} (it has: {known})")
+        return method
+
+    def _reply_error(self, identity: zmq.Frame, req_id: int | None, exc: BaseException,
+                     with_traceback: bool = False) -> None:
+        body = {"type": error_type_name(exc), "message": str(exc.args[0]) if len(exc.args) == 1 else str(exc),
+                "traceback": traceback.format_exc(limit=20) if with_traceback else None}
+        self._send(identity, wire.encode(wire.Message(wire.ERROR, req_id, body=body)))
+
+    def _send(self, identity: zmq.Frame, frames: list[Any]) -> None:
+        try:
+            self.socket.send_multipart([identity, *frames], copy=False)
+        except zmq.ZMQError as exc:  # the peer vanished, or its queue is full: its loss, not ours
+            self.stats["unsent_replies"] += 1
+            log.debug("%s: could not send reply: %s", self.name, exc)
+
+
+def _call_arguments(body: Any) -> tuple[list, dict]:
+    if body is None:
+        return [], {}
+    if not isinstance(body, dict):
+        raise WireError(f"call body must be a map with 'args' and 'kwargs', got {type(body).__name__}")
+    args, kwargs = body.get("args", []), body.get("kwargs", {})
+    if not isinstance(args, (list, tuple)):
+        raise WireError(f"call args must be a list, got {type(args).__name__}")
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise WireError("call kwargs must be a map with string keys")
+    return list(args), kwargs
+
+
+class Client:
+    """Call methods of the service at `endpoint`.
+
+    `resolve`, if given, is called for a fresh endpoint whenever the socket is replaced (after a
+    timeout), so a client found through the hub follows a daemon that restarted elsewhere.
+    A Client may be shared between threads; calls are serialised.
+    """
+
+    def __init__(self, endpoint: str | None = None, *, service: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, retries: int = 2,
+                 curve: ClientCurve | None = None, context: zmq.Context | None = None,
+                 resolve: Callable[[], str] | None = None,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+        if endpoint is None and resolve is None:
+            raise ValueError("Client needs an endpoint or a resolve function")
+        self.service = service or endpoint or "service"
+        self.timeout = timeout
+        self.retries = retries
+        self.curve = curve
+        self.context = context or zmq.Context.instance()
+        self.max_message_bytes = max_message_bytes
+        self._resolve = resolve
+        self.endpoint = endpoint
+        self.stale_replies = 0
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._idempotent: set[str] = set()
+        self._socket: zmq.Socket | None = None
+
+    # -- socket ----------------------------------------------------------------------------------
+    def _connect(self) -> zmq.Socket:
+        if self._socket is None:
+            if self._resolve is not None:
+                self.endpoint = self._resolve()
+            sock = self.context.socket(zmq.DEALER)
+            sock.linger = 0
+            sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+            if self.curve:
+                self.curve.apply(sock)
+            sock.connect(self.endpoint)
+            self._socket = sock
+        return self._socket
+
+    def _reset(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._reset()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- calls -----------------------------------------------------------------------------------
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call `method(*args, **kwargs)` with the client's default timeout."""
+        return self.request(method, args, kwargs)
+
+    def request(self, method: str, args: tuple | list = (), kwargs: Mapping[str, Any] | None = None, *,
+                timeout: float | None = None, idempotent: bool | None = None) -> Any:
+        """Call with explicit options. `timeout` is per attempt; idempotent calls get `retries` more."""
+        timeout = self.timeout if timeout is None else timeout
+        if idempotent is None:
+            idempotent = method in self._idempotent
+        attempts = 1 + (self.retries if idempotent else 0)
+        body = {"args": list(args), "kwargs": dict(kwargs or {})}
+        with self._lock:
+            for attempt in range(1, attempts + 1):
+                try:
+                    return self._attempt(method, body, timeout)
+                except CallTimeout:
+                    if attempt == attempts:
+                        raise
+                    log.info("%s.%s timed out; retrying (attempt %d of %d)", self.service, method,
+                             attempt + 1, attempts)
+        raise AssertionError("unreachable")
+
+    def _attempt(self, method: str, body: dict, timeout: float) -> Any:
+        sock = self._connect()
+        req_id = next(self._ids)
+        deadline = time.time() + timeout
+        frames = wire.encode(wire.Message(wire.CALL, req_id, method, deadline, body))
+        try:
+            sock.send_multipart(frames, copy=False)
+        except zmq.ZMQError as exc:
+            self._reset()
+            raise CallTimeout(f"{self.service}.{method}: could not send to {self.endpoint}: {exc}") from exc
+        while True:
+            # A blocking receive with a timeout costs less than zmq.poll + receive on this hot path.
+            sock.rcvtimeo = max(1, int((deadline - time.time()) * 1000))
+            try:
+                reply = self._receive(sock)
+            except zmq.Again:
+                self._reset()
+                raise CallTimeout(f"{self.service}.{method}: no reply from {self.endpoint} within "
+                                  f"{timeout:g} s (is the service running?)") from None
+            if reply is None or reply.id != req_id:
+                self.stale_replies += 1
+                continue
+            if reply.kind == wire.ERROR:
+                raise self._remote_error(method, reply.body)
+            return reply.body
+
+    def _receive(self, sock: zmq.Socket) -> wire.Message | None:
+        try:
+            return wire.decode(sock.recv_multipart(copy=False))
+        except WireError:
+            log.warning("%s: discarded a malformed reply", self.service)
+            return None
+
+    def _remote_error(self, method: str, body: Any) -> RemoteError:
+        if not isinstance(body, dict):
+            body = {"type": "WireError", "message": f"malformed error reply: {body!r}"}
+        remote_type = str(body.get("type", "Exception"))
+        cls = remote_error_class(remote_type)
+        return cls(str(body.get("message", "")), remote_type=remote_type, service=self.service,
+                   method=method, remote_traceback=body.get("traceback"))
+
+    # -- conveniences ----------------------------------------------------------------------------
+    def ping(self, timeout: float = 1.0) -> bool:
+        """True when the service answers within timeout."""
+        try:
+            return self.request(RESERVED_PREFIX + "ping", timeout=timeout) == "pong"
+        except PodiumError:
+            return False
+
+    def describe(self) -> dict[str, Any]:
+        """The service's methods; also teaches this client which methods are idempotent."""
+        info = self.request(RESERVED_PREFIX + "describe", idempotent=True)
+        self._idempotent = {n for n, m in info["methods"].items() if m["idempotent"]}
+        return info
+
+    def stats(self) -> dict[str, int]:
+        return self.request(RESERVED_PREFIX + "stats", idempotent=True)
+
+    def proxy(self) -> Proxy:
+        """An object whose attributes call the service's methods: `client.proxy().step(action)`."""
+        return Proxy(self, self.describe())
+
+
+class Proxy:
+    """Attribute access -> remote call. Built from the service's own description."""
+
+    def __init__(self, client: Client, description: dict[str, Any]) -> None:
+        self._client = client
+        self._methods = description["methods"]
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name not in self._methods:
+            raise UnknownMethod(f"service {self._client.service!r} has no method {name!r}")
+        return lambda *args, **kwargs: self._client.request(name, args, kwargs)
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._methods)

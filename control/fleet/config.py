@@ -1,0 +1,177 @@
+"""The fleet config: one TOML file naming the hub and every device daemon.
+
+    [hub]
+    address = "tcp://127.0.0.1:5770"
+
+    [supervisor]                    # all optional
+    max_restarts = 5                # crashes within restart_window before a daemon is marked failed
+    restart_window = 60.0
+    backoff_initial = 0.2           # seconds before the first restart; doubles per recent crash
+    backoff_max = 30.0
+    stop_timeout = 10.0             # SIGTERM, then SIGKILL after this long
+
+    [[devices]]
+    name = "sim:humanoid-0"
+    kind = "mujoco"
+    env = "Humanoid-v5"
+    envs = 8
+    kwargs = { terminate_when_unhealthy = false }
+
+    [[devices]]
+    name = "android:emulator-5554"
+    kind = "android"
+    udid = "emulator-5554"
+    appium = "http://127.0.0.1:4723"
+
+    [[devices]]
+    name = "custom:0"
+    kind = "command"
+    argv = ["python", "my_daemon.py", "--name", "custom:0"]
+
+Each kind (`mujoco`, `android`, `command`, ...) is a model registered by its own package (see
+`control.fleet.kinds`). Everything is validated (pydantic) before anything starts; an error names
+the file, the entry and the field.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from control.bus.hub import DEFAULT_HUB
+from control.errors import PodiumError
+from control.fleet.kinds import DeviceConfig, device_kinds
+
+
+class ConfigError(PodiumError, ValueError):
+    """A config file that cannot be used; the message names file, entry and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_endpoint(value: str) -> str:
+    transport, sep, rest = value.partition("://")
+    if not sep or transport not in ("tcp", "ipc"):
+        raise ValueError(f"{value!r} is not a tcp:// or ipc:// address")
+    if transport == "tcp":
+        host, _, port = rest.rpartition(":")
+        if not host:
+            raise ValueError(f"{value!r} has no host:port")
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"port {port!r} in {value!r} is not a number from 1 to 65535")
+    return value
+
+
+class HubConfig(_Strict):
+    address: str = DEFAULT_HUB
+    keys: Path | None = None    # the hub's .key_secret (CurveZMQ)
+    allow: Path | None = None   # directory of allowed client public keys
+
+    _address = field_validator("address")(_check_endpoint)
+
+    @model_validator(mode="after")
+    def _keys_together(self) -> HubConfig:
+        if (self.keys is None) != (self.allow is None):
+            raise ValueError("'keys' and 'allow' go together (hub secret key, client allow-list)")
+        return self
+
+
+class SupervisorConfig(_Strict):
+    max_restarts: int = Field(5, ge=1)
+    restart_window: float = Field(60.0, gt=0)
+    backoff_initial: float = Field(0.2, gt=0)
+    backoff_max: float = Field(30.0, gt=0)
+    stop_timeout: float = Field(10.0, gt=0)
+
+
+class FleetConfig(_Strict):
+    hub: HubConfig = HubConfig()
+    supervisor: SupervisorConfig = SupervisorConfig()
+    devices: list[DeviceConfig] = []
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> FleetConfig:
+        seen: set[str] = set()
+        for device in self.devices:
+            if device.name in seen:
+                raise ValueError(f"duplicate device name {device.name!r}")
+            seen.add(device.name)
+        return self
+
+
+def load_config(path: str | Path) -> FleetConfig:
+    """Read and validate a fleet config; ConfigError naming file, entry and field."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> FleetConfig:
+    """Validate a config already read into a dict: each device by the model of its kind."""
+    problems: list[str] = []
+    entries = data.get("devices", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: invalid config\n  top level, field 'devices': must be an array "
+                          "of tables ([[devices]])")
+    devices = [device for index, entry in enumerate(entries)
+               if (device := _device(index, entry, problems)) is not None]
+    try:
+        config = FleetConfig.model_validate({**data, "devices": devices})
+    except ValidationError as exc:
+        problems += [_problem(data, error) for error in exc.errors()]
+        config = None
+    if problems:
+        raise ConfigError("\n".join([f"{source}: invalid config", *problems]))
+    return config
+
+
+def _device(index: int, entry: Any, problems: list[str]) -> DeviceConfig | None:
+    where = _where(index, entry)
+    kinds = device_kinds()
+    known = ", ".join(sorted(kinds))
+    if not isinstance(entry, dict):
+        problems.append(f"  {where}: must be a table")
+        return None
+    if "kind" not in entry:
+        problems.append(f"  {where}, field 'kind': missing (one of {known})")
+        return None
+    model = kinds.get(entry["kind"]) if isinstance(entry["kind"], str) else None
+    if model is None:
+        problems.append(f"  {where}, field 'kind': unknown kind {entry['kind']!r}; expected one of {known}")
+        return None
+    try:
+        return model.model_validate(entry)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "-"
+            problems.append(f"  {where}, field '{field}': {error['msg']}")
+        return None
+
+
+def _where(index: int, entry: Any) -> str:
+    """'devices[2] (name 'sim:b')'."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return f"devices[{index}]" + (f" (name {name!r})" if isinstance(name, str) else "")
+
+
+def _problem(data: dict, error: Any) -> str:
+    loc = list(error["loc"])
+    if loc[:1] == ["devices"] and len(loc) > 1 and isinstance(loc[1], int):
+        entries = data.get("devices") or []
+        where = _where(loc[1], entries[loc[1]] if loc[1] < len(entries) else None)
+        loc = loc[2:]
+    elif loc and loc[0] in ("hub", "supervisor"):
+        where, loc = f"[{loc[0]}]", loc[1:]
+    else:
+        where = "top level"
+    field = ".".join(str(p) for p in loc) or "-"
+    return f"  {where}, field '{field}': {error['msg']}"

@@ -1,0 +1,1 @@
+"""MuJoCo (and any gymnasium) envs served as device daemons: `podium sim`, kind `mujoco`."""

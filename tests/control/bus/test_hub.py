@@ -1,0 +1,91 @@
+"""The hub: registration, heartbeat expiry of a killed daemon, and surviving a hub restart."""
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from control.bus.daemon import Daemon
+from control.bus.echo import EchoService
+from control.bus.hub import Hub, HubClient, connect, wait_for_service
+from control.errors import ServiceNotFound
+from tests.conftest import wait_until
+
+
+def names(hub: HubClient) -> list[str]:
+    return [r["name"] for r in hub.list()]
+
+
+def test_register_lookup_list_and_connect_by_name(hub):
+    with Daemon(EchoService(), "echo:a", "echo", hub=hub.endpoint, capabilities={"arrays": True}), \
+         Daemon(EchoService(), "sim:b", "sim", hub=hub.endpoint), HubClient(hub.endpoint) as client:
+        wait_until(lambda: len(client.list()) == 2)
+        record = client.lookup("echo:a")
+        assert record["kind"] == "echo" and record["capabilities"] == {"arrays": True}
+        assert [r["name"] for r in client.list(kind="sim")] == ["sim:b"]
+        with connect("echo:a", hub.endpoint) as echo:
+            assert echo.call("add", 1, 2) == 3
+        with pytest.raises(ServiceNotFound, match="no live service named 'ghost'"):
+            client.lookup("ghost")
+        with pytest.raises(ServiceNotFound):
+            connect("ghost", hub.endpoint)
+
+
+def test_stopped_daemon_unregisters_at_once(hub):
+    with HubClient(hub.endpoint) as client:
+        daemon = Daemon(EchoService(), "echo:bye", "echo", hub=hub.endpoint).start()
+        wait_for_service(client, "echo:bye")
+        daemon.stop()
+        assert "echo:bye" not in names(client)
+
+
+def test_killed_daemon_leaves_the_list_within_4_s(processes, hub):
+    proc = processes.podium("echo", "--name", "echo:doomed", "--hub", hub.endpoint)
+    with HubClient(hub.endpoint) as client:
+        wait_for_service(client, "echo:doomed", timeout=20)
+        processes.kill(proc, signal.SIGKILL)
+        killed = time.monotonic()
+        wait_until(lambda: "echo:doomed" not in names(client), timeout=6)
+        assert time.monotonic() - killed < 4.0
+
+
+def test_sigterm_stops_daemon_gracefully_and_unregisters(processes, hub):
+    proc = processes.podium("echo", "--name", "echo:term", "--hub", hub.endpoint)
+    with HubClient(hub.endpoint) as client:
+        wait_for_service(client, "echo:term", timeout=20)
+        processes.kill(proc, signal.SIGTERM)
+        assert proc.returncode == 0
+        assert "echo:term" not in names(client)
+
+
+def test_hub_restart_is_refilled_by_heartbeats(processes, tcp_endpoint):
+    hub = Hub(tcp_endpoint).start()
+    processes.podium("echo", "--name", "echo:1", "--hub", tcp_endpoint)
+    processes.podium("echo", "--name", "echo:2", "--hub", tcp_endpoint)
+    with HubClient(tcp_endpoint) as client:
+        wait_until(lambda: names(client) == ["echo:1", "echo:2"], timeout=20)
+        hub.stop()
+        hub = Hub(tcp_endpoint).start()  # a new, empty registry on the same address
+        restarted = time.monotonic()
+        wait_until(lambda: names(client) == ["echo:1", "echo:2"], timeout=5)
+        assert time.monotonic() - restarted < 2.5  # one heartbeat interval, plus slack
+        with connect("echo:2", tcp_endpoint) as echo:
+            assert echo.call("echo", "still here") == "still here"
+    hub.stop()
+
+
+def test_daemon_started_before_the_hub_registers_once_it_is_up(tcp_endpoint):
+    with Daemon(EchoService(), "echo:early", "echo", hub=tcp_endpoint):
+        time.sleep(1.2)
+        with Hub(tcp_endpoint), HubClient(tcp_endpoint) as client:
+            wait_for_service(client, "echo:early", timeout=3)
+
+
+def test_bad_registration_is_refused_with_reason(hub):
+    with HubClient(hub.endpoint) as client:
+        with pytest.raises(ValueError, match="non-empty string 'endpoint'"):
+            client.call("register", "x", "echo", "")
+        with pytest.raises(ValueError, match="capabilities"):
+            client.call("register", "x", "echo", "tcp://127.0.0.1:1", capabilities=[1])
+        assert client.list() == []

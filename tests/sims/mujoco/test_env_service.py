@@ -1,0 +1,89 @@
+"""EnvService in-process: env ids, kwargs, seeds, autoreset modes and action validation."""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from sims.mujoco.env_service import EnvService, resolve_env_id
+
+
+def test_aliases_and_unknown_names():
+    assert resolve_env_id("humanoid") == "Humanoid-v5"
+    assert resolve_env_id("Walker2d-v5") == "Walker2d-v5"
+    with pytest.raises(ValueError, match="unknown env 'Nonsense-v9'"):
+        resolve_env_id("Nonsense-v9")
+
+
+@pytest.mark.parametrize("env_id", ["Humanoid-v5", "Walker2d-v5", "Ant-v5", "HalfCheetah-v5",
+                                    "Hopper-v5", "Pendulum-v1", "CartPole-v1"])
+def test_every_common_env_steps(env_id):
+    service = EnvService(env_id, 2, render_mode=None)
+    out = service.reset(seed=3)
+    assert out["obs"].shape == (2, *service.observation_space.shape)
+    actions = np.stack([service.action_space.sample() for _ in range(2)])
+    step = service.step(actions)
+    assert step["rewards"].shape == (2,) and step["terminated"].dtype == np.bool_
+
+
+def test_env_kwargs_pass_through_and_bad_ones_are_named():
+    service = EnvService("Humanoid-v5", 1, {"terminate_when_unhealthy": False}, render_mode=None)
+    service.reset(seed=0)
+    for _ in range(200):  # a random humanoid falls within ~30 steps; unhealthy no longer ends it
+        out = service.step(np.zeros((1, 17), np.float32))
+        assert not out["terminated"][0]
+    with pytest.raises(ValueError, match="bad env kwargs for Humanoid-v5"):
+        EnvService("Humanoid-v5", 1, {"no_such_option": 1}, render_mode=None)
+
+
+def test_int_seed_gives_env_i_seed_plus_i():
+    service = EnvService("Pendulum-v1", 3, render_mode=None)
+    obs = service.reset(seed=10)["obs"]
+    for i in range(3):
+        expected, _ = gym.make("Pendulum-v1").reset(seed=10 + i)
+        np.testing.assert_array_equal(obs[i], expected)
+
+
+@pytest.mark.parametrize("actions, words", [
+    (np.zeros((2, 16), np.float32), r"bad actions for 2 env\(s\): shape \(2, 16\), but Humanoid-v5 expects \(2, 17\)"),
+    (np.zeros(17, np.float32), r"shape \(17,\)"),
+    (np.full((2, 17), np.nan, np.float32), "NaN or inf"),
+    (np.full((2, 17), "x"), "dtype <U1"),
+    (np.zeros((2, 17), np.complex64), "dtype complex64"),
+    ([[0.0] * 17, [0.0] * 3], "not an array"),
+])
+def test_bad_actions_are_refused_and_envs_continue(actions, words):
+    service = EnvService("Humanoid-v5", 2, render_mode=None)
+    service.reset(seed=0)
+    with pytest.raises(ValueError, match=words):
+        service.step(actions)
+    assert service.step(np.zeros((2, 17), np.float64))["obs"].shape == (2, 348)  # float64 casts
+
+
+def test_discrete_actions_must_be_in_range():
+    service = EnvService("CartPole-v1", 1, render_mode=None)
+    service.reset(seed=0)
+    with pytest.raises(ValueError, match="outside Discrete"):
+        service.step(np.array([5]))
+    with pytest.raises(ValueError, match="dtype float64"):
+        service.step(np.array([1.0]))
+    service.step(np.array([1]))
+
+
+def test_bad_indices_and_seeds_are_named():
+    service = EnvService("Pendulum-v1", 2, render_mode=None)
+    with pytest.raises(IndexError, match="hosts 2 env"):
+        service.reset_one(5)
+    with pytest.raises(ValueError, match="repeat"):
+        service.reset(indices=[0, 0])
+    with pytest.raises(TypeError, match="seed must be an int"):
+        service.reset(seed="abc")
+    with pytest.raises(ValueError, match="autoreset must be one of"):
+        service.step(np.zeros((2, 1), np.float32), autoreset="sometimes")
+
+
+def test_render_offscreen():
+    service = EnvService("Hopper-v5", 1)
+    service.reset(seed=0)
+    frame = service.render(0)
+    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3 and frame.std() > 0
