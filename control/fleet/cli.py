@@ -245,7 +245,6 @@ StartLimitBurst={policy.max_restarts}
 ExecStart={quoted}
 Environment=PODIUM_HUB={hub}
 Environment=PYTHONUNBUFFERED=1
-Environment=MUJOCO_GL=egl
 WorkingDirectory={Path.cwd()}
 Restart=on-failure
 RestartSec={policy.backoff_initial:g}

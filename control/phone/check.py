@@ -10,6 +10,7 @@ one holding anything you care about. `strict=True` also fails on unsupported act
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from control.errors import PodiumError
@@ -100,14 +101,7 @@ def _check_refusals(device: PhoneDevice, observation: Observation, report: Phone
            {"action_type": "click", "x": width + 10, "y": height // 2},
            {"action_type": "scroll", "direction": "sideways"}]
     for action in bad:
-        try:
-            device.act(action)
-        except InvalidAction:
-            continue
-        except Exception as exc:
-            raise ConformanceError(f"act({action!r}) raised {type(exc).__name__} ({exc}), "
-                                   "not InvalidAction") from exc
-        raise ConformanceError(f"act({action!r}) was accepted; it must raise InvalidAction")
+        _must_raise(InvalidAction, lambda a=action: device.act(a), f"act({action!r})")
     after = _checked(device.observe(), "observe() after refused actions", report)
     if after.package != observation.package:
         raise ConformanceError(f"refused actions changed the foreground app from {observation.package!r} "
@@ -154,11 +148,14 @@ def _check_close(device: PhoneDevice) -> None:
     device.close()  # idempotent
     for what, call in (("observe()", device.observe), ("current_app()", device.current_app),
                        ("act()", lambda: device.act({"action_type": "wait"}))):
-        try:
-            call()
-        except DeviceClosed:
-            continue
-        except Exception as exc:
-            raise ConformanceError(f"{what} after close() raised {type(exc).__name__}, not "
-                                   "DeviceClosed") from exc
-        raise ConformanceError(f"{what} after close() worked; it must raise DeviceClosed")
+        _must_raise(DeviceClosed, call, f"{what} after close()")
+
+
+def _must_raise(expected: type[Exception], call: Callable[[], object], what: str) -> None:
+    try:
+        call()
+    except expected:
+        return
+    except Exception as exc:
+        raise ConformanceError(f"{what} raised {type(exc).__name__} ({exc}), not {expected.__name__}") from exc
+    raise ConformanceError(f"{what} succeeded; it must raise {expected.__name__}")

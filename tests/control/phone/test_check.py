@@ -67,10 +67,10 @@ class ReturnsArray(ToyPhone):
 
 
 @pytest.mark.parametrize("phone, words", [
-    (AcceptsAnything(), "act({'action_type': 'teleport'}) was accepted; it must raise InvalidAction"),
+    (AcceptsAnything(), "act({'action_type': 'teleport'}) succeeded; it must raise InvalidAction"),
     (ElementOffScreen(), "has bounds [300,600][400,700] outside the 360x640 screen"),
     (WrongApp(), "current_app() says 'com.other' but observe() says 'toy.launcher'"),
-    (WorksAfterClose(), "observe() after close() worked; it must raise DeviceClosed"),
+    (WorksAfterClose(), "observe() after close() succeeded; it must raise DeviceClosed"),
     (RaisesOddly(), "act({\"action_type\":\"swipe\",\"direction\":\"left\"}) raised RuntimeError: motor jammed"),
     (ReturnsArray(), "returned ndarray, not an Observation"),
     (object(), "object is not a PhoneDevice"),
