@@ -1,10 +1,10 @@
 """Optional parts of podium and the extras that install them.
 
-The bus alone needs only pyzmq, msgpack, numpy, pydantic, click and rich. Everything else comes
-with an extra (`pip install 'podium[mujoco]'`, `[android]`, `[rl]`, `[gym]`, `[all]`), so a phone
-host installs neither MuJoCo nor torch. A module or command that needs an extra declares it with
-`require` or `needs_extra`, and a missing one is reported by name instead of as a bare
-ModuleNotFoundError from deep inside an import.
+The bus alone needs only pyzmq, msgpack, numpy, pydantic, click, rich, platformdirs and
+defusedxml. Everything else comes with an extra (`pip install 'podium[mujoco]'`, `[android]`,
+`[rl]`, `[gym]`, `[all]`), so a phone host installs neither MuJoCo nor torch. A module or command
+that needs an extra declares it with `require` or `needs_extra`, and a missing one is reported by
+name instead of as a bare ModuleNotFoundError from deep inside an import.
 """
 from __future__ import annotations
 

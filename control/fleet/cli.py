@@ -231,9 +231,18 @@ def export_systemd(config_path: Path, out: Path) -> None:
                   "sudo systemctl daemon-reload && sudo systemctl enable --now podium-hub.service ...")
 
 
+def systemd_quote(arg: str) -> str:
+    """One ExecStart word as systemd reads it: double-quoted with \\ and \" escaped, and % doubled
+    and $ (systemd expands %-specifiers and $VARIABLES even inside quotes)."""
+    escaped = arg.replace("%", "%%").replace("$", "$$")
+    if escaped and not any(c in escaped for c in ' "\'\\;$'):
+        return escaped
+    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def systemd_unit(name: str, argv: list[str], after: list[str], hub: str, policy) -> str:
     requires = " ".join(after)
-    quoted = " ".join(f'"{a}"' if (" " in a or '"' in a) else a for a in argv)
+    quoted = " ".join(systemd_quote(a) for a in argv)
     return f"""[Unit]
 Description=podium daemon {name}
 After=network.target {requires}

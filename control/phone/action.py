@@ -84,7 +84,7 @@ class JSONAction:
 
     def __post_init__(self) -> None:
         kind = self.action_type
-        if kind not in _REQUIRED:
+        if not isinstance(kind, str) or kind not in _REQUIRED:
             raise InvalidAction(f"unknown action_type {kind!r}; expected one of {', '.join(ACTION_TYPES)}")
         self._check_types()
         present = self._present()
@@ -153,7 +153,7 @@ class JSONAction:
         if unknown:
             raise InvalidAction(f"unknown action field(s) {', '.join(map(repr, unknown))}; "
                                 f"fields are {', '.join(FIELDS)}")
-        if "action_type" not in data:
+        if data.get("action_type") is None:
             raise InvalidAction("an action needs 'action_type'")
         values = {k: (_integral(v) if k in ("index", "x", "y") else v)
                   for k, v in data.items() if v is not None}

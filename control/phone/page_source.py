@@ -29,7 +29,7 @@ from control.phone.observation import Bounds, UIElement
 
 MAX_BYTES = 32 * 1024 * 1024
 MAX_NODES = 50_000
-_BOUNDS = re.compile(r"\[(-?\d+),(-?\d+)\]\[(-?\d+),(-?\d+)\]")
+_BOUNDS = re.compile(r"\[(-?\d{1,9}),(-?\d{1,9})\]\[(-?\d{1,9}),(-?\d{1,9})\]")  # pixels, not bignums
 _BOOLEANS = {"true": True, "false": False}
 # XML attribute -> UIElement field
 _TEXT_ATTRIBUTES = {"text": "text", "content-desc": "content_desc", "resource-id": "resource_id",

@@ -58,20 +58,19 @@ class RemotePhone(PhoneDevice):
     """A phone daemon (found by name through the hub, or at an endpoint) as a PhoneDevice."""
 
     def __init__(self, service: str | Client = "sim:phone-0", *, hub: str = DEFAULT_HUB,
-                 timeout: float = 60.0, reconnect: bool = True) -> None:
+                 timeout: float = 120.0, reconnect: bool = True) -> None:
         self.client = open_service(service, hub=hub, timeout=timeout, reconnect=reconnect)
         self.name = self.client.service
         self._closed = False
         try:
             methods = set(self.client.describe()["methods"])  # also learns which calls may retry
+            if not PHONE_METHODS <= methods:
+                raise DeviceError(f"{self.name} is not a phone daemon: it lacks "
+                                  f"{', '.join(sorted(PHONE_METHODS - methods))}")
+            self.spec = self._call("spec")
         except BaseException:
             self.client.close()
             raise
-        if not PHONE_METHODS <= methods:
-            self.client.close()
-            raise DeviceError(f"{self.name} is not a phone daemon: it lacks "
-                              f"{', '.join(sorted(PHONE_METHODS - methods))}")
-        self.spec = self._call("spec")
 
     def _call(self, method: str, *args: Any) -> Any:
         if self._closed:

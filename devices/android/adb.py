@@ -18,7 +18,10 @@ def parse_adb_devices(text: str) -> list[dict[str, str]]:
         line = line.strip()
         if not line or line.startswith(("List of devices", "*")):
             continue
-        serial, state, *details = line.split()
+        fields = line.split()
+        if len(fields) < 2:  # not a device row (adb prints daemon notices too)
+            continue
+        serial, state, *details = fields
         info = dict(d.split(":", 1) for d in details if ":" in d)
         devices.append({"serial": serial, "state": state, **info})
     return devices

@@ -40,7 +40,7 @@ def android(udid: str, appium_url: str, name: str | None, capabilities: str | No
         device = AndroidDevice(appium_url, udid, capabilities=caps, apps=labels, name=name, settle=settle)
         try:
             Daemon(PhoneService(device), name, "android", hub=hub_endpoint, endpoint=bind,
-                   capabilities={"udid": udid, "appium": appium_url}).run()
+                   capabilities={"udid": udid, "appium": device.shown_url}).run()
         finally:
             device.close()
     except PodiumError as exc:  # no session, or nowhere to serve: one line, not a traceback
@@ -68,4 +68,8 @@ def devices(appium_url: str) -> None:
         table.add_row(d["serial"], d["state"], d.get("model", "-"), d.get("device", "-"))
     console.print(table)
     for d in found:
-        click.echo("\n" + config_entry(d, appium_url), nl=False)
+        entry = config_entry(d, appium_url)
+        if d["state"] != "device":  # unauthorized or offline: Appium cannot drive it yet
+            entry = f"# {d['serial']} is {d['state']}: accept it on the phone, then use:\n" + "".join(
+                f"# {line}\n" for line in entry.splitlines())
+        click.echo("\n" + entry, nl=False)

@@ -11,11 +11,15 @@ label on the home screen or in the app drawer), text typed into the focused fiel
 validated against the last observation before anything is sent (`InvalidAction`); a command the
 server does not implement raises `UnsupportedCommand` naming it.
 
-Sessions die (the server restarts, the device reboots). When a call finds its session gone, the
-device opens a new session once and repeats the call when that is safe: reads always, and an
-action when the failed request provably never ran (connection refused, or the server answered
-"invalid session id") and nothing of the action had been sent before. Otherwise the action is not
-repeated and `SessionLost` says so; the next call uses the new session.
+Sessions die (the server restarts, the device reboots) and servers stall. When a command fails:
+- it provably never ran (connection refused, or the server answered "invalid session id"): the
+  session is replaced and the call repeated, an action only if nothing of it had been sent yet;
+- it got no answer in time, or the connection broke mid-request: a short probe asks whether the
+  session is still alive. Alive: the same session goes on; a read is repeated once, an action is
+  not (`CommandTimedOut`: it may still run). Dead: the old session is ended (DELETE, best effort,
+  so no orphan keeps the phone), a new one opened, and a read is repeated; an action is not
+  (`SessionLost`), and the next call uses the new session.
+A call therefore takes at most about two command timeouts, a probe and one session opening.
 """
 from __future__ import annotations
 
@@ -25,18 +29,19 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-from PIL import Image
 
 from control.extras import require
 
-require("android", "appium", what="devices.android (phones through Appium)")
+require("android", "appium", "PIL", what="devices.android (phones through Appium)")
 
 import urllib3  # noqa: E402  (selenium's HTTP layer; its errors say whether a request ran)
 from appium import webdriver  # noqa: E402
 from appium.options.common import AppiumOptions  # noqa: E402
 from appium.webdriver.client_config import AppiumClientConfig  # noqa: E402
+from PIL import Image  # noqa: E402
 from selenium.common.exceptions import (  # noqa: E402
     InvalidSessionIdException,
     NoSuchElementException,
@@ -46,9 +51,10 @@ from selenium.common.exceptions import (  # noqa: E402
 from selenium.webdriver.common.actions import interaction  # noqa: E402
 from selenium.webdriver.common.actions.action_builder import ActionBuilder  # noqa: E402
 from selenium.webdriver.common.actions.pointer_input import PointerInput  # noqa: E402
+from selenium.webdriver.remote.command import Command  # noqa: E402
 
 from control.phone import gestures  # noqa: E402
-from control.phone.action import JSONAction  # noqa: E402
+from control.phone.action import InvalidAction, JSONAction  # noqa: E402
 from control.phone.device import DeviceClosed, DeviceError, PhoneDevice, SessionLost, UnsupportedCommand  # noqa: E402
 from control.phone.keys import BACK, HOME, keycode  # noqa: E402
 from control.phone.observation import Observation  # noqa: E402
@@ -73,16 +79,28 @@ STOCK_APPS = {"settings": "com.android.settings", "chrome": "com.android.chrome"
               "youtube": "com.google.android.youtube", "play store": "com.android.vending"}
 
 
+PROBE_TIMEOUT = 3.0  # seconds for the is-the-session-alive probe and for ending a dead session
+# Messages of UiAutomator2 when the on-device server or the device itself went away: the session is
+# as good as dead, though the server has not said "invalid session id" yet.
+_CRASH_MARKERS = ("instrumentation process is not running", "socket hang up", "could not proxy command",
+                  "econnreset", "econnrefused")
+
+
 class SessionError(DeviceError):
     """No Appium session could be opened (server unreachable, driver or device missing)."""
+
+
+class CommandTimedOut(DeviceError, TimeoutError):
+    """A command got no answer in time while its session stayed alive: it may still take effect."""
 
 
 class AppNotFound(DeviceError):
     """open_app found no app of that name on the home screen or in the app drawer."""
 
 
-class _SessionGone(Exception):
-    """Internal: the session died under a command. `ran` says whether the command may have run."""
+class _Interrupted(Exception):
+    """Internal: a command did not complete. `ran`: it may have reached the device (a timeout or a
+    broken connection); otherwise it provably did not (refused, or an unknown session)."""
 
     def __init__(self, command: str, ran: bool, cause: BaseException) -> None:
         super().__init__(f"{command}: {cause}")
@@ -92,7 +110,7 @@ class _SessionGone(Exception):
 def w3c_capabilities(udid: str | None, extra: Mapping[str, Any] | None) -> dict[str, Any]:
     """UiAutomator2 defaults, then the caller's capabilities (bare names get 'appium:')."""
     caps: dict[str, Any] = {"platformName": "Android", "appium:automationName": "UiAutomator2",
-                            "appium:noReset": True, "appium:newCommandTimeout": 3600}
+                            "appium:noReset": True, "appium:newCommandTimeout": 600}
     if udid:
         caps["appium:udid"] = udid
     for key, value in (extra or {}).items():
@@ -106,8 +124,9 @@ class AndroidDevice(PhoneDevice):
     def __init__(self, server_url: str = "http://127.0.0.1:4723", udid: str | None = None, *,
                  capabilities: Mapping[str, Any] | None = None, apps: Mapping[str, str] | None = None,
                  name: str | None = None, command_timeout: float = 30.0,
-                 session_timeout: float = 180.0, settle: float = 0.5, wait_seconds: float = 1.0) -> None:
+                 session_timeout: float = 90.0, settle: float = 0.5, wait_seconds: float = 1.0) -> None:
         self.server_url = server_url.rstrip("/")
+        self.shown_url = redact(self.server_url)  # what messages and the hub may show
         self.udid = udid
         self.name = name or f"android:{udid or 'device'}"
         self.capabilities = w3c_capabilities(udid, capabilities)
@@ -152,77 +171,113 @@ class AndroidDevice(PhoneDevice):
         try:
             self._driver = webdriver.Remote(self.server_url, options=options, client_config=config)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise SessionError(f"{self.name}: cannot reach the Appium server at {self.server_url} "
+            raise SessionError(f"{self.name}: cannot reach the Appium server at {self.shown_url} "
                                f"({_reason(exc)}); is it running?") from None
         except WebDriverException as exc:
-            raise SessionError(f"{self.name}: the Appium server at {self.server_url} could not open a "
+            raise SessionError(f"{self.name}: the Appium server at {self.shown_url} could not open a "
                                f"session ({self.capabilities.get('appium:automationName')}): "
                                f"{_message(exc)}") from None
         config.timeout = self.command_timeout  # creation may install the driver's server APKs: slow
         self._config = config
-        log.info("%s: Appium session %s on %s", self.name, self._driver.session_id, self.server_url)
+        log.info("%s: Appium session %s on %s", self.name, self._driver.session_id, self.shown_url)
 
-    def _recreate(self, gone: _SessionGone) -> None:
-        log.warning("%s: session lost during %s (%s); opening a new one", self.name, gone.command, gone.cause)
-        self._quit_quietly()
-        self._open_session()
-
-    def _quit_quietly(self) -> None:
+    def _end_session(self, timeout: float) -> None:
+        """DELETE the current session, best effort within `timeout`: a session left behind would
+        hold the phone until Appium's newCommandTimeout."""
         driver, self._driver = self._driver, None
-        if driver is not None:
-            try:
-                driver.command_executor.close()  # the old session is gone: just drop its connections
-            except Exception:
-                pass
+        if driver is None:
+            return
+        self._config.timeout = timeout
+        try:
+            driver.quit()
+        except Exception as exc:  # a dead server has nothing more to tell
+            log.debug("%s: ending session %s: %s", self.name, driver.session_id, exc)
+        finally:
+            self._config.timeout = self.command_timeout
+
+    def _session_alive(self) -> bool:
+        """Does the current session still answer? (GET .../timeouts, within PROBE_TIMEOUT)"""
+        self._config.timeout = PROBE_TIMEOUT
+        try:
+            self._driver.execute(Command.GET_TIMEOUTS)  # raw: selenium's Timeouts parser wants browser keys
+            return True
+        except Exception:  # any failure means: not alive
+            return False
+        finally:
+            self._config.timeout = self.command_timeout
 
     def _session_call(self, work: Callable[[], T], *, repeatable: bool) -> T:
-        """Run one public call; on a dead session, re-create it once and repeat only if safe."""
+        """Run one public call, recovering from a failed command as the module docstring says."""
         if self._closed:
             raise DeviceClosed(f"{self.name} is closed")
-        if self._driver is None:  # the last re-creation failed: try again now
+        if self._driver is None:  # the last replacement failed: try again now
             self._open_session()
         self._sent = 0
         try:
             return work()
-        except _SessionGone as gone:
-            safe = repeatable or (not gone.ran and self._sent == 0)
-            self._recreate(gone)
-            if not safe:
-                raise SessionLost(f"{self.name}: the Appium session died during {gone.command} "
-                                  f"({_reason(gone.cause)}); a new session is open, but the action was "
-                                  "not repeated because part of it may have run") from None
-            self._sent = 0
-            try:
-                return work()
-            except _SessionGone as again:
-                raise DeviceError(f"{self.name}: the new Appium session failed too during "
-                                  f"{again.command}: {_reason(again.cause)}") from None
+        except _Interrupted as failure:
+            return self._recover(work, failure, repeatable)
 
-    def _command(self, command: str, run: Callable[[], T]) -> T:
-        """One Appium command: its failures become podium errors naming the device and command."""
+    def _recover(self, work: Callable[[], T], failure: _Interrupted, repeatable: bool) -> T:
+        what = f"{failure.command} ({_reason(failure.cause)})"
+        if failure.ran and self._session_alive():
+            if not repeatable:
+                raise CommandTimedOut(f"{self.name}: {what}: no answer within {self.command_timeout:g} s, "
+                                      "but the session is alive, so it may still take effect; not repeated")
+            log.warning("%s: %s; the session is alive: repeating once", self.name, what)
+            return self._again(work)
+        safe = repeatable or (not failure.ran and self._sent == 0)
+        log.warning("%s: session lost during %s; opening a new one", self.name, what)
+        self._end_session(PROBE_TIMEOUT)
+        try:
+            self._open_session()
+        except SessionError as exc:
+            if safe:
+                raise
+            raise SessionLost(f"{exc}; the session was lost during {what}, which may have run") from None
+        if not safe:
+            raise SessionLost(f"{self.name}: the Appium session was lost during {what}; a new session is "
+                              "open, but the action was not repeated because part of it may have run")
+        return self._again(work)
+
+    def _again(self, work: Callable[[], T]) -> T:
+        self._sent = 0
+        try:
+            return work()
+        except _Interrupted as again:
+            raise DeviceError(f"{self.name}: {again.command} failed again after recovering: "
+                              f"{_reason(again.cause)}") from None
+
+    def _command(self, command: str, run: Callable[[], T], *, find: bool = False) -> T:
+        """One Appium command: its failures become podium errors naming the device and command.
+        With `find`, selenium's NoSuchElementException is left for the caller (nothing matched)."""
         if command in self._unsupported:
             raise self._unsupported_error(command)
         try:
             result = run()
         except InvalidSessionIdException as exc:
-            raise _SessionGone(command, ran=False, cause=exc) from None
+            raise _Interrupted(command, ran=False, cause=exc) from None
         except UnknownMethodException:
             self._unsupported.add(command)
             raise self._unsupported_error(command) from None
         except (urllib3.exceptions.NewConnectionError, ConnectionRefusedError) as exc:
-            raise _SessionGone(command, ran=False, cause=exc) from None
+            raise _Interrupted(command, ran=False, cause=exc) from None
         except (urllib3.exceptions.HTTPError, ConnectionError) as exc:  # timeouts, resets mid-request
-            raise _SessionGone(command, ran=True, cause=exc) from None
-        except NoSuchElementException:
-            raise
+            raise _Interrupted(command, ran=True, cause=exc) from None
+        except NoSuchElementException as exc:
+            if find:
+                raise
+            raise DeviceError(f"{self.name}: {command}: {_message(exc)}") from None
         except WebDriverException as exc:
+            if any(marker in _message(exc).lower() for marker in _CRASH_MARKERS):
+                raise _Interrupted(command, ran=True, cause=exc) from None
             raise DeviceError(f"{self.name}: {command} failed: {_message(exc)}") from None
         self._sent += 1
         return result
 
     def _unsupported_error(self, command: str) -> UnsupportedCommand:
         driver = self.capabilities.get("appium:automationName")
-        return UnsupportedCommand(f"{self.name}: the Appium server at {self.server_url} (driver "
+        return UnsupportedCommand(f"{self.name}: the Appium server at {self.shown_url} (driver "
                                   f"{driver}) does not implement `{command}`")
 
     # -- PhoneDevice -----------------------------------------------------------------------------
@@ -252,12 +307,7 @@ class AndroidDevice(PhoneDevice):
         if self._closed:
             return
         self._closed = True
-        driver, self._driver = self._driver, None
-        if driver is not None:
-            try:
-                driver.quit()
-            except Exception as exc:
-                log.debug("%s: quit failed: %s", self.name, exc)
+        self._end_session(self.command_timeout)
 
     # -- observing -------------------------------------------------------------------------------
     def _observe(self) -> Observation:
@@ -267,10 +317,17 @@ class AndroidDevice(PhoneDevice):
         size = screen.size or self._window_size()
         package = self._optional("mobile: getCurrentPackage", lambda: self._driver.current_package)
         activity = self._optional("mobile: getCurrentActivity", lambda: self._driver.current_activity)
-        with Image.open(io.BytesIO(png)) as image:
-            pixels = np.asarray(image.convert("RGB"))
+        pixels = self._decode_screenshot(png)
         self._last = Observation(pixels, screen.elements, size, package or screen.package, activity or "")
         return self._last
+
+    def _decode_screenshot(self, png: bytes) -> np.ndarray:
+        try:
+            with Image.open(io.BytesIO(png)) as image:
+                return np.asarray(image.convert("RGB"))
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:  # not an image, or a bomb
+            raise DeviceError(f"{self.name}: the screenshot from {self.shown_url} is not a usable image: "
+                              f"{exc}") from None
 
     def _window_size(self) -> tuple[int, int]:
         rect = self._command("window rect", self._driver.get_window_size)
@@ -346,7 +403,13 @@ class AndroidDevice(PhoneDevice):
         if point is not None:
             self._pointer([("tap", point)])
             time.sleep(self.settle)
-        field = self._command("active element", lambda: self._driver.switch_to.active_element)
+        try:
+            field = self._command("active element", lambda: self._driver.switch_to.active_element, find=True)
+        except NoSuchElementException:
+            if point is None:  # nothing was touched: the action cannot apply to this screen
+                raise InvalidAction("input_text without a target needs a focused text field; none has "
+                                    "focus (give 'index' or 'x'/'y' to tap one first)") from None
+            raise DeviceError(f"{self.name}: tapped {point} but no text field took focus") from None
         if action.clear_text:
             self._command("element clear", field.clear)
         self._command("element value", lambda: field.send_keys(action.text))
@@ -361,22 +424,25 @@ class AndroidDevice(PhoneDevice):
             return
         self._press(HOME)
         time.sleep(self.settle)
-        if self.find_and_click(app_name):
+        if self._find_and_click(app_name):
             return
         width, height = self._last.screen_size if self._last else self._window_size()
         self._pointer([("drag", gestures.swipe_path("up", (width, height)), gestures.SWIPE_MS)])  # the drawer
         time.sleep(self.settle)
-        if not self.find_and_click(app_name):
+        if not self._find_and_click(app_name):
             raise AppNotFound(f"{self.name}: no app labelled {app_name!r} on the home screen or in the "
                               "app drawer, and it is not a package name")
 
     def find_and_click(self, label: str) -> bool:
         """Find an element showing `label` (text or content-desc) through Appium and click it.
         False when there is none. Used by open_app; handy in scripted set-ups too."""
+        return self._session_call(lambda: self._find_and_click(label), repeatable=False)
+
+    def _find_and_click(self, label: str) -> bool:
         literal = xpath_literal(label)
         try:
             element = self._command("find element", lambda: self._driver.find_element(
-                "xpath", f"//*[@text={literal} or @content-desc={literal}]"))
+                "xpath", f"//*[@text={literal} or @content-desc={literal}]"), find=True)
         except NoSuchElementException:
             return False
         self._command("element click", element.click)
@@ -405,3 +471,12 @@ def _reason(exc: BaseException) -> str:
     if "timed out" in text.lower():
         return "timed out"
     return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def redact(url: str) -> str:
+    """`url` without any user:password part, for messages and the hub's records."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -103,8 +103,11 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
                            lambda inner: st.lists(inner, max_size=4)
                            | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=12)
 field_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 5000), st.floats(allow_nan=True),
-                         st.text(max_size=12), st.sampled_from(["up", "down", "KEYCODE_ENTER", "complete"]))
-action_like = st.fixed_dictionaries({"action_type": st.sampled_from([*ACTION_TYPES, "bogus"])},
+                         st.text(max_size=12), st.sampled_from(["up", "down", "KEYCODE_ENTER", "complete"]),
+                         st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                                              max_size=2))
+action_like = st.fixed_dictionaries({"action_type": st.one_of(st.sampled_from([*ACTION_TYPES, "bogus"]),
+                                                              field_values)},
                                     optional={f: field_values for f in FIELDS[1:]})
 
 

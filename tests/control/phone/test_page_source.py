@@ -52,6 +52,7 @@ def test_other_roots_and_missing_attributes_are_tolerated():
     ('<!DOCTYPE h [<!ENTITY e "x">]><h>&e;</h>', "DTDs and entities are not allowed"),
     ('<h><n bounds="[0,0][10]"/></h>', "node 1 (n) has malformed bounds '[0,0][10]'"),
     ('<h><n bounds="[0,0][1,1]" clickable="yes"/></h>', "node 1 (n) has clickable='yes'"),
+    ('<h><n bounds="[0,0][1,' + "9" * 5000 + ']"/></h>', "node 1 (n) has malformed bounds"),
     (b"\xff\xfe<h/>", "not well-formed XML"),
     (12, "page source must be XML text"),
 ])
@@ -77,7 +78,8 @@ def test_an_oversized_tree_is_refused():
 
 attribute = st.sampled_from(["text", "content-desc", "resource-id", "class", "bounds", "clickable",
                              "checked", "enabled", "package", "hint", "displayed", "width", "height"])
-value = st.one_of(st.text(max_size=15), st.sampled_from(["true", "false", "[0,0][10,10]", "[1,2][3]", "1080"]))
+value = st.one_of(st.text(max_size=15), st.sampled_from(["true", "false", "[0,0][10,10]", "[1,2][3]", "1080"]),
+                  st.integers(0, 10**40).map(lambda n: f"[0,0][{n},{n}]"))
 node = st.tuples(st.sampled_from(["hierarchy", "android.widget.Button", "node", "app"]),
                  st.dictionaries(attribute, value, max_size=6))
 

@@ -56,7 +56,7 @@ def test_remote_invalid_actions_are_invalid_action_here(hub, toy):
         assert toy.log == []
 
 
-@pytest.mark.parametrize("payload", [None, 5, "click", [1, 2], {"action_type": 3},
+@pytest.mark.parametrize("payload", [None, 5, "click", [1, 2], {"action_type": 3}, {"action_type": ["click"]},
                                      {"action_type": "click", "index": "many"}, {"x": np.zeros(3)}])
 def test_garbage_actions_sent_raw_are_refused_and_the_daemon_keeps_serving(hub, toy, payload):
     with served(hub, toy), HubClient(hub.endpoint) as hub_client:

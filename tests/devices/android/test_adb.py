@@ -1,6 +1,7 @@
 """adb discovery: `podium devices` and the parsing of `adb devices -l`."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,3 +36,29 @@ def test_an_adb_row_becomes_a_valid_config_entry(tmp_path):
     path.write_text(config_entry({"serial": "emulator-5554", "state": "device"}))
     (device,) = load_config(path).devices
     assert (device.name, device.kind, device.udid) == ("android:emulator-5554", "android", "emulator-5554")
+
+
+def test_rows_that_are_not_devices_are_skipped():
+    from devices.android.adb import parse_adb_devices
+
+    text = "* daemon not running; starting now at tcp:5037\nadb server version 41\nbanner\nemulator-5554 device\n"
+    assert [d["serial"] for d in parse_adb_devices(text) if d["state"] == "device"] == ["emulator-5554"]
+    assert all(len(d) >= 2 for d in parse_adb_devices("lonely\n"))
+
+
+def test_an_android_entry_survives_systemd_quoting(tmp_path):
+    import shlex
+
+    from tests.conftest import podium
+
+    config = tmp_path / "fleet.toml"
+    config.write_text('[[devices]]\nname = "android:x"\nkind = "android"\nudid = "x"\n'
+                      'capabilities = { "appium:app" = "/my apps/50% off.apk", '
+                      '"appium:note" = "say \\"hi\\" $HOME" }\n')
+    result = podium("export", "systemd", str(config), "--out", str(tmp_path / "units"), timeout=60)
+    assert result.returncode == 0, result.stderr
+    unit = (tmp_path / "units" / "podium-android_x.service").read_text()
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    argv = shlex.split(exec_start.removeprefix("ExecStart=").replace("%%", "%").replace("$$", "$"))
+    caps = json.loads(argv[argv.index("--capabilities") + 1])
+    assert caps == {"appium:app": "/my apps/50% off.apk", "appium:note": 'say "hi" $HOME'}

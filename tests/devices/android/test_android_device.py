@@ -19,7 +19,7 @@ from control.phone import (
     UnsupportedCommand,
     check_phone,
 )
-from devices.android.device import AndroidDevice, SessionError, w3c_capabilities, xpath_literal
+from devices.android.device import AndroidDevice, CommandTimedOut, SessionError, w3c_capabilities, xpath_literal
 
 
 def touches(phone: AndroidDevice) -> list[list[dict]]:
@@ -160,20 +160,124 @@ def test_a_dead_server_is_a_clear_error_and_the_device_recovers_when_it_returns(
     assert phone.observe().package == "com.android.settings"
 
 
-def test_an_action_that_may_have_run_is_not_repeated(appium, phone):
-    """Freeze the server mid-tap: the tap times out after it was sent, so it may still happen.
-    The device opens a new session (once the server thaws) but refuses to tap twice."""
+def stall(appium, seconds: float, then=None) -> threading.Timer:
+    """Freeze the server now (SIGSTOP) and thaw it after `seconds`, or call `then` instead."""
     appium.send(signal.SIGSTOP)
-    thaw = threading.Timer(2.5, appium.send, args=(signal.SIGCONT,))
-    thaw.start()
+    timer = threading.Timer(seconds, then or (lambda: appium.send(signal.SIGCONT)))
+    timer.start()
+    return timer
+
+
+def test_a_read_that_times_out_on_a_live_session_is_repeated_on_it(appium, phone):
+    session = phone.driver.session_id
+    phone.command_timeout = 1
+    timer = stall(appium, 1.8)   # the read times out at 1 s; the probe is answered once it thaws
     try:
-        phone.command_timeout = 1
-        with pytest.raises(SessionLost, match="the action was not repeated"):
+        assert phone.observe().package == "com.android.settings"
+    finally:
+        timer.join()
+    assert phone.driver.session_id == session
+
+
+def test_an_action_that_timed_out_on_a_live_session_is_not_repeated(appium, phone):
+    session = phone.driver.session_id
+    touches(phone)
+    phone.command_timeout = 1
+    timer = stall(appium, 1.8)
+    try:
+        with pytest.raises(CommandTimedOut, match="the session is alive, so it may still take effect; not repeated"):
             phone.act({"action_type": "click", "x": 10, "y": 10})
     finally:
-        thaw.cancel()
-        appium.send(signal.SIGCONT)
+        timer.join()
+    assert phone.driver.session_id == session
+    assert len(touches(phone)) == 1   # the late tap ran once: podium did not send it again
+
+
+def test_an_action_whose_session_died_mid_request_is_not_repeated(appium, phone):
+    """The server is frozen mid-tap, then killed and restarted: the tap may or may not have run,
+    so it is not sent again; the old session is gone and the next call works on a new one."""
+    phone.command_timeout = 1
+
+    def crash_and_restart():
+        appium.stop(signal.SIGKILL)
+        appium.start()
+
+    timer = stall(appium, 1.5, then=crash_and_restart)
+    try:
+        with pytest.raises(SessionLost, match="may have run"):
+            phone.act({"action_type": "click", "x": 10, "y": 10})
+    finally:
+        timer.join()
     assert phone.observe().package == "com.android.settings"
+    assert touches(phone) == []
+
+
+def test_a_partly_sent_action_is_not_repeated_after_a_restart(appium, phone, monkeypatch):
+    """find_and_click finds the element, then the server restarts before the click: part of the
+    call ran, so it is not repeated on the new session."""
+    command = AndroidDevice._command
+
+    def restart_after_find(self, name, run, **options):
+        result = command(self, name, run, **options)
+        if name == "find element":
+            appium.stop(signal.SIGKILL)
+            appium.start()
+        return result
+
+    monkeypatch.setattr(AndroidDevice, "_command", restart_after_find)
+    with pytest.raises(SessionLost, match="not repeated because part of it may have run"):
+        phone.find_and_click("Battery")
+    monkeypatch.undo()
+    clicks = phone.driver.find_element("xpath", "//*[@text='Battery']").get_attribute("clicks")
+    assert clicks in (None, "", "0")   # the new session saw no click
+
+
+def test_a_session_that_fails_again_after_recovery_is_a_clear_error(appium, phone, monkeypatch):
+    opened = AndroidDevice._open_session
+
+    def open_then_restart(self):
+        opened(self)
+        appium.stop(signal.SIGKILL)
+        appium.start()
+
+    appium.stop(signal.SIGKILL)
+    appium.start()
+    monkeypatch.setattr(AndroidDevice, "_open_session", open_then_restart)
+    with pytest.raises(DeviceError, match="failed again after recovering"):
+        phone.observe()
+
+
+def test_close_ends_the_session_on_the_server(appium, phone):
+    import json
+    import urllib.error
+    import urllib.request
+
+    session = phone.driver.session_id
+    phone.close()
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(f"{appium.url}/session/{session}/source", timeout=5)
+    assert json.loads(info.value.read())["value"]["error"] == "invalid session id"
+    with pytest.raises(DeviceClosed):
+        phone.find_and_click("Battery")
+
+
+def test_find_and_click_on_a_dead_server_is_a_session_error(appium, phone):
+    appium.stop(signal.SIGKILL)
+    with pytest.raises(SessionError, match="cannot reach the Appium server"):
+        phone.find_and_click("Battery")
+
+
+def test_a_corrupt_screenshot_is_a_device_error(phone, monkeypatch):
+    monkeypatch.setattr(phone.driver, "get_screenshot_as_png", lambda: b"not a png at all")
+    with pytest.raises(DeviceError, match="the screenshot from .* is not a usable image"):
+        phone.observe()
+
+
+def test_credentials_in_the_server_url_are_never_shown():
+    from devices.android.device import redact
+
+    assert redact("http://alice:s3cret@farm.example:4723/wd/hub") == "http://farm.example:4723/wd/hub"
+    assert redact("http://127.0.0.1:4723") == "http://127.0.0.1:4723"
 
 
 def test_uiautomator2_without_an_android_sdk_fails_clearly_not_a_hang(appium):
