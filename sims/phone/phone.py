@@ -67,32 +67,38 @@ class PhoneSim(PhoneDevice):
     def __init__(self, seed: int = 0, *, width: int = 1080, height: int = 2400, name: str = "sim:phone") -> None:
         if width < 240 or height < 400:
             raise ValueError(f"a phone screen of {width}x{height} is too small (at least 240x400)")
+        self.name, self.size = name, (width, height)
+        self._lock = threading.RLock()
+        self.renderer = Renderer(width, height)
+        self.s = Sizes(width, height)
+        self._closed = False
+        self.restore(seed)
+
+    def restore(self, seed: int) -> None:
+        """Back to the state seed `seed` gives: apps, content, clock, home screen (a factory reset)."""
         from sims.phone.apps import build_apps
         from sims.phone.apps.launcher import Launcher
 
-        self.name, self.seed, self.size = name, seed, (width, height)
-        self._lock = threading.RLock()
-        self.renderer = Renderer(width, height)
-        rng = random.Random(seed)
-        self.start_time = datetime(2026, 10, 1, 8, 0) + timedelta(days=rng.randrange(60),
-                                                                minutes=15 * rng.randrange(40))
-        self.elapsed = 0.0
-        self.battery = rng.randrange(35, 96)
-        self.apps = build_apps(self, rng)
-        self.launcher = Launcher(self)
-        self.foreground = LAUNCHER
-        self.stacks: dict[str, list[Route]] = {}
-        self.focus: str | None = None
-        self.dialog: Dialog | None = None
-        self.toast_text, self.toast_until = "", 0.0
-        self.version = 0
-        self.agent_status: str | None = None     # the episode's last `status` / `answer`, for harnesses
-        self.agent_answer: str | None = None
-        self._frame: Frame | None = None
-        self._last: Observation | None = None
-        self._closed = False
-        self.activity = ""
-        self.s = Sizes(width, height)
+        with self._lock:
+            self.seed = seed
+            rng = random.Random(seed)
+            self.start_time = datetime(2026, 10, 1, 8, 0) + timedelta(days=rng.randrange(60),
+                                                                    minutes=15 * rng.randrange(40))
+            self.elapsed = 0.0
+            self.battery = rng.randrange(35, 96)
+            self.apps = build_apps(self, rng)
+            self.launcher = Launcher(self)
+            self.foreground = LAUNCHER
+            self.stacks: dict[str, list[Route]] = {}
+            self.focus: str | None = None
+            self.dialog: Dialog | None = None
+            self.toast_text, self.toast_until = "", 0.0
+            self.agent_status: str | None = None   # the episode's last `status` / `answer`, for harnesses
+            self.agent_answer: str | None = None
+            self.activity = ""
+            self._last: Observation | None = None
+            self.version = getattr(self, "version", 0) + 1
+            self._frame: Frame | None = None
 
     # -- time ------------------------------------------------------------------------------------
     @property
