@@ -151,8 +151,12 @@ class PhoneSim(PhoneDevice):
         self.toast_text, self.toast_until = text, self.elapsed + TOAST_SECONDS
 
     def launch(self, name: str) -> None:
-        """Open an app by package or label (resuming its back stack); InvalidAction if not installed."""
+        """Open an app by package or label (resuming its back stack); InvalidAction if not installed.
+        The launcher's own package opens the home screen, as activating it does on Android."""
         with self._lock:
+            if name.strip() == LAUNCHER:
+                self.home()
+                return
             try:
                 app = self.app(name)
             except KeyError as exc:
@@ -583,6 +587,8 @@ class PhoneSim(PhoneDevice):
             raise InvalidAction(f"input_text at {point}: that is {what}, not a text field")
 
     def app_exists(self, name: str) -> None:
+        if name.strip() == LAUNCHER:
+            return
         try:
             self.app(name)
         except KeyError as exc:

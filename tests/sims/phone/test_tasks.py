@@ -1,0 +1,137 @@
+"""The task suite: at least 40 templates of three kinds, each solved by the scripted oracle through
+the PhoneDevice interface (in process and through the bus), success read from app state only."""
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+from control.phone import JSONAction, RemotePhone
+from sims.phone.oracle import Oracle
+from sims.phone.phone import PhoneSim
+from sims.phone.tasks import TaskError, custom_task, load_task_file, make_task, registry
+
+SEEDS = range(5)
+
+
+def test_the_suite_spans_apps_difficulties_and_kinds():
+    templates = registry()
+    assert len(templates) >= 40
+    by = collections.Counter
+    assert set(by(t.app for t in templates.values())) == {"Settings", "Contacts", "Clock", "Notes", "Messages",
+                                                         "Calendar"}
+    assert set(by(t.difficulty for t in templates.values())) == {"easy", "medium", "hard"}
+    kinds = by(t.kind for t in templates.values())
+    assert kinds["answer"] >= 8 and kinds["infeasible"] >= 6 and kinds["action"] >= 20
+    assert sum(len(t.apps) > 1 for t in templates.values()) >= 3          # information from another app
+    assert all(len(t.goals) >= 3 for t in templates.values())             # several phrasings each
+
+
+@pytest.mark.parametrize("name", list(registry()))
+def test_the_oracle_solves_every_template_in_process(name):
+    for seed in SEEDS:
+        phone = PhoneSim(seed)
+        task = make_task(name, phone, seed=seed)
+        assert task.status(phone) == {"done": False, "success": False}, task.goal   # not done before
+        oracle = Oracle(phone)
+        task.solve(oracle)
+        assert task.status(phone) == {"done": True, "success": True}, (seed, task.goal, oracle.trace)
+        assert oracle.steps - oracle.scrolls <= task.optimal_steps(), (seed, oracle.trace)
+
+
+@pytest.mark.parametrize("name", [n for n, t in registry().items() if t.kind == "infeasible"])
+def test_infeasible_tasks_fail_when_the_agent_claims_success(name):
+    phone = PhoneSim(1)
+    task = make_task(name, phone, seed=1)
+    phone.act(JSONAction("status", goal_status="complete"))
+    assert task.status(phone) == {"done": True, "success": False}
+
+
+@pytest.mark.parametrize("name", [n for n, t in registry().items() if t.kind == "answer"])
+def test_answer_tasks_fail_on_a_wrong_or_shotgun_answer(name):
+    phone = PhoneSim(2)
+    task = make_task(name, phone, seed=2)
+    phone.act(JSONAction("answer", text="I am not sure, maybe 0"))
+    assert not task.status(phone)["success"]
+    phone.act(JSONAction("answer", text=" / ".join(task.answers(phone) + [str(n) for n in range(200)])))
+    assert not task.status(phone)["success"]
+
+
+@pytest.mark.parametrize("name", [n for n, t in registry().items() if t.kind == "action"])
+def test_action_tasks_are_not_done_by_saying_so(name):
+    phone = PhoneSim(3)
+    task = make_task(name, phone, seed=3)
+    phone.act(JSONAction("status", goal_status="complete"))
+    assert task.status(phone) == {"done": True, "success": False}
+
+
+def test_instances_are_fixed_by_the_seed_and_phrasings_vary():
+    goals = {make_task("ContactsAddContact", PhoneSim(s), seed=s).goal for s in range(8)}
+    assert len(goals) >= 6
+    again = make_task("ContactsAddContact", PhoneSim(4), seed=4)
+    assert again.goal == make_task("ContactsAddContact", PhoneSim(4), seed=4).goal
+    assert make_task("NotesCreate", PhoneSim(0), seed=0, phrasing=1).goal.startswith("Write a new note")
+
+
+def test_a_user_defined_task_file_runs_like_the_suite(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('[[tasks]]\ntemplate = "ContactsAddContact"\n'
+                    'params = { first = "Ada", last = "Lovelace", phone = "+1 555-0100" }\n'
+                    'goal = "Save {first} {last}, {phone}, as a contact"\n'
+                    '[[tasks]]\ntemplate = "ClockStartTimer"\nparams = { minutes = 7 }\n')
+    specs = load_task_file(path)
+    phone = PhoneSim(0)
+    task = custom_task(specs[0], phone)
+    assert task.goal == "Save Ada Lovelace, +1 555-0100, as a contact"
+    task.solve(Oracle(phone))
+    assert task.status(phone)["success"] and phone.app("contacts").find("Ada Lovelace").phone == "+1 555-0100"
+    timer = custom_task(specs[1], phone)
+    assert "7-minute" in timer.goal or "7 minutes" in timer.goal
+    timer.solve(Oracle(phone))
+    assert timer.status(phone)["success"] and phone.app("clock").timer_duration == 420
+
+
+@pytest.mark.parametrize("text, words", [
+    ('[[tasks]]\ntemplate = "Teleport"\n', "tasks[0] names no known template ('Teleport')"),
+    ("tasks = []\n", "non-empty list 'tasks'"),
+    ("[[tasks]\n", "not valid TOML"),
+])
+def test_bad_task_files_are_named(tmp_path, text, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(TaskError, match=words.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        load_task_file(path)
+
+
+@pytest.mark.parametrize("spec, words", [
+    ({"template": "ClockStartTimer", "params": {"hours": 2}}, "has no parameter 'hours'; it takes minutes"),
+    ({"template": "ClockStartTimer", "params": {"minutes": "7"}}, "parameter 'minutes' must be a int"),
+    ({"template": "ClockStartTimer", "goal": "Time {eggs} for me"}, "names an unknown parameter"),
+    ({"template": "ClockStartTimer", "colour": "red"}, "not colour"),
+    ({"params": {}}, "needs a 'template'"),
+])
+def test_bad_custom_tasks_are_named(spec, words):
+    with pytest.raises(TaskError, match=words):
+        custom_task(spec, PhoneSim(0))
+
+
+def test_the_oracle_solves_every_template_through_the_bus(sim_daemon, hub):
+    """The same runs against `podium sim phone`, the oracle holding only a RemotePhone; the harness
+    sets tasks up and reads success through the daemon's harness methods."""
+    from control.bus.hub import connect
+
+    phone = RemotePhone(sim_daemon, hub=hub.endpoint)
+    failures = []
+    with connect(sim_daemon, hub.endpoint, timeout=60) as harness:
+        names = [t["name"] for t in harness.call("tasks")]
+        assert names == list(registry())
+        for name in names:
+            for seed in SEEDS:
+                instance = harness.call("setup_task", name, seed)
+                before = harness.call("task_status")
+                oracle = Oracle(phone)                 # the script, given only what the harness said
+                registry()[name](instance["params"], instance["goal"], seed).solve(oracle)
+                after = harness.call("task_status")
+                if before["done"] or not after["success"]:
+                    failures.append((name, seed, instance["goal"], before, after))
+    assert failures == []
