@@ -22,7 +22,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -52,13 +53,17 @@ _CHAR_KEYS.update({KEYCODES["KEYCODE_SPACE"]: " ", KEYCODES["KEYCODE_PERIOD"]: "
 
 @dataclass
 class Frame:
-    """One rendered moment: windows (drawing order), their page source, pixels and PNG (lazily)."""
+    """One moment of the screen: windows (drawing order), their page source, and, made on first
+    use, its pixels and PNG. A frame never changes once composed, so it is painted outside the
+    phone's lock (its own lock keeps two threads from painting it twice)."""
 
     version: int
     windows: list[Window]
     source: str
+    theme: str
     pixels: np.ndarray | None = None
     png: bytes | None = None
+    painting: threading.Lock = field(default_factory=threading.Lock)
 
 
 class PhoneSim(PhoneDevice):
@@ -72,6 +77,7 @@ class PhoneSim(PhoneDevice):
         self.renderer = Renderer(width, height)
         self.s = Sizes(width, height)
         self._closed = False
+        self._painter: ThreadPoolExecutor | None = None
         self.restore(seed)
 
     def restore(self, seed: int) -> None:
@@ -205,22 +211,32 @@ class PhoneSim(PhoneDevice):
                 self._frame = None
             if self._frame is None or self._frame.version != self.version:
                 windows = self._compose()
-                self._frame = Frame(self.version, windows, page_source(windows, *self.size))
+                self._frame = Frame(self.version, windows, page_source(windows, *self.size), self.theme)
             return self._frame
 
     def pixels(self) -> np.ndarray:
-        with self._lock:
-            frame = self.frame()
-            if frame.pixels is None:
-                frame.pixels = self.renderer.render([w.root for w in frame.windows], self.theme)
-            return frame.pixels
+        return self._paint(self.frame())
 
     def png(self) -> bytes:
-        with self._lock:
-            frame = self.frame()
+        frame = self.frame()
+        pixels = self._paint(frame)
+        with frame.painting:
             if frame.png is None:
-                frame.png = encode_png(self.pixels())
+                frame.png = encode_png(pixels)
             return frame.png
+
+    def _paint(self, frame: Frame) -> np.ndarray:
+        with frame.painting:
+            if frame.pixels is None:
+                frame.pixels = self.renderer.render([w.root for w in frame.windows], frame.theme)
+            return frame.pixels
+
+    def prepare_screenshot(self) -> None:
+        """Start painting the current frame in the background: a client that acted will ask for
+        the screen next, and meanwhile asks for the page source or runs its own code."""
+        if self._painter is None:
+            self._painter = ThreadPoolExecutor(1, thread_name_prefix="podium-paint")
+        self._painter.submit(self.png)
 
     @property
     def theme(self) -> str:

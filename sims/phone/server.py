@@ -377,6 +377,7 @@ class PhoneServer:
         """A person's action: it takes a moment of the phone's (virtual) time."""
         result = work()
         self.phone.advance(2)
+        self.phone.prepare_screenshot()
         return result
 
     async def actions(self, request: Request) -> JSONResponse:
