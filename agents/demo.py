@@ -13,7 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,15 @@ from rich.table import Table
 from control.bus.hub import Hub, HubClient, connect, wait_for_service
 from control.errors import RemoteError
 from control.extras import needs_extra
+from control.phone import JSONAction, Observation, PhoneDevice
 from control.progress import progress_bar
 
 SERVICE = "echo:demo"
 SIM = "sim:humanoid-demo"
 SIM_ENVS = 4
 PENDULUM = "sim:pendulum-demo"
+PHONE = "sim:phone-demo"
+PHONE_TASK, PHONE_SEED = "CalendarEventFromMessage", 3   # reads Messages, then writes to Calendar
 
 
 def _payloads(calls: int) -> list[tuple[str, Any, int]]:
@@ -69,35 +72,40 @@ def run_demo(console: Console, calls: int = 2000, steps: int = 300, out_dir: Pat
                subprocess.Popen([*podium, "sim", "humanoid", "--envs", str(SIM_ENVS), "--name", SIM,
                                  "--hub", hub.endpoint], stdout=subprocess.DEVNULL),
                subprocess.Popen([*podium, "sim", "pendulum", "--envs", "2", "--name", PENDULUM,
-                                 "--render-mode", "none", "--hub", hub.endpoint], stdout=subprocess.DEVNULL)]
+                                 "--render-mode", "none", "--hub", hub.endpoint], stdout=subprocess.DEVNULL),
+               subprocess.Popen([*podium, "sim", "phone", "--name", PHONE, "--hub", hub.endpoint],
+                                stdout=subprocess.DEVNULL)]
     try:
         with HubClient(hub.endpoint) as hub_client:
             with console.status("waiting for the daemons to register..."):
-                for name in (SERVICE, SIM, PENDULUM):
+                for name in (SERVICE, SIM, PENDULUM, PHONE):
                     wait_for_service(hub_client, name, timeout=60)
-            console.print(f"[bold]2.[/] three daemons running as pids "
+            console.print(f"[bold]2.[/] four daemons running as pids "
                           f"{', '.join(str(d.pid) for d in daemons)}, registered:")
             console.print(_services(hub_client.list()))
             console.print(_exercise(console, hub.endpoint, calls))
             console.print(_rollout(console, hub.endpoint, steps, out_dir))
             if symphony_steps:
                 _symphony(console, hub.endpoint, symphony_steps, out_dir)
+            console.print(_phone(console, hub.endpoint, out_dir))
             for daemon in daemons:
                 daemon.terminate()
             codes = [daemon.wait(10) for daemon in daemons]
-            gone = all(_wait_unregistered(hub_client, name) for name in (SERVICE, SIM, PENDULUM))
+            gone = all(_wait_unregistered(hub_client, name) for name in (SERVICE, SIM, PENDULUM, PHONE))
     finally:
         for daemon in daemons:
             if daemon.poll() is None:
                 daemon.kill()
         hub.stop()
-    console.print(f"[bold]7.[/] daemons stopped (exit codes {codes}); "
+    console.print(f"[bold]8.[/] daemons stopped (exit codes {codes}); "
                   f"{'they unregistered from the hub' if gone else 'the hub still lists one'}; hub stopped.")
     console.print(f"\n[bold green]The demo showed[/]: a hub, daemons in their own processes found by "
                   f"name, calls with arrays as raw frames, a remote error re-raised locally, round-trip "
                   f"latency for three payload sizes, MuJoCo humanoids stepped through the bus as a "
-                  f"gymnasium vector env, and Symphony learning Pendulum through the bus on "
-                  f"{'the GPU' if _gpu() else 'the CPU'} — in {time.perf_counter() - started:.1f} s.")
+                  f"gymnasium vector env, Symphony learning Pendulum through the bus on "
+                  f"{'the GPU' if _gpu() else 'the CPU'}, and a phone task (read a text, then add the event "
+                  f"it proposes) solved through the bus on the phone simulator, success read from the "
+                  f"apps' state — in {time.perf_counter() - started:.1f} s.")
 
 
 def _services(records: list[dict]) -> Table:
@@ -201,6 +209,65 @@ def _symphony(console: Console, hub_endpoint: str, steps: int, out_dir: Path) ->
         table.add_row(f"{int(row['env_steps']):,}", f"{float(row['eval_return']):,.0f}")
     console.print(table)
     console.print(f"   learning curve: {run_dir / 'learning_curve.png'}; checkpoint and logs in {run_dir}")
+
+
+def _phone(console: Console, hub_endpoint: str, out_dir: Path) -> Table:
+    """The scripted oracle solves one task on the phone simulator through the bus; a GIF of it."""
+    from control.bus.hub import connect
+    from control.phone import RemotePhone
+    from sims.phone.oracle import Oracle
+    from sims.phone.tasks import registry
+
+    phone = RecordingPhone(RemotePhone(PHONE, hub=hub_endpoint))
+    with connect(PHONE, hub_endpoint, timeout=60) as harness:
+        task = harness.call("setup_task", PHONE_TASK, PHONE_SEED)
+        console.print(f"[bold]7.[/] phone simulator on {PHONE}: task [italic]{task['goal']}[/] "
+                      f"({task['difficulty']}, apps {', '.join(task['apps'])})")
+        phone.record()
+        oracle = Oracle(phone)
+        start = time.perf_counter()
+        registry()[PHONE_TASK](task["params"], task["goal"], PHONE_SEED).solve(oracle)
+        seconds = time.perf_counter() - start
+        status = harness.call("task_status")
+    gif = out_dir / "phone-task.gif"
+    phone.save_gif(gif)
+    table = Table(title="the scripted oracle, through RemotePhone only (observe, find by label, act)")
+    for column in ("step", "action"):
+        table.add_column(column, justify="right" if column == "step" else "left")
+    for i, action in enumerate(oracle.trace, 1):
+        table.add_row(str(i), str(action))
+    table.caption = (f"{oracle.steps} actions (optimal {task['optimal_steps']}) in {seconds:.1f} s; success read "
+                     f"from the apps' state: {status['success']}; screens: {gif}")
+    return table
+
+
+class RecordingPhone(PhoneDevice):
+    """A PhoneDevice that keeps a small copy of the screen after every action (for the GIF)."""
+
+    def __init__(self, device: PhoneDevice) -> None:
+        self.device, self.frames = device, []
+
+    def observe(self) -> Observation:
+        return self.device.observe()
+
+    def act(self, action: JSONAction | Mapping[str, Any] | str) -> None:
+        self.device.act(action)
+        self.record()
+
+    def reset(self) -> Observation:
+        return self.device.reset()
+
+    def current_app(self) -> str:
+        return self.device.current_app()
+
+    def record(self) -> None:
+        from PIL import Image
+
+        self.frames.append(Image.fromarray(self.device.observe().screenshot).resize((270, 600)))
+
+    def save_gif(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.frames[0].save(path, save_all=True, append_images=self.frames[1:], duration=700, loop=0)
 
 
 def _wait_unregistered(hub_client: HubClient, name: str, timeout: float = 5.0) -> bool:

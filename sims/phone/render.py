@@ -139,8 +139,8 @@ class Renderer:
         elif kind == "bubble":
             mine = view.tone == "accent"
             draw.rounded_rectangle(box, radius=self.px(40), fill=c["accent"] if mine else c["bubble_in"])
-            self._text(draw, _inset(b, self.px(36)), view.text, c["on_accent"] if mine else c["text"], "body",
-                       align="left")
+            self._wrapped(draw, _inset(b, self.px(26)), view.text, c["on_accent"] if mine else c["text"], "caption",
+                          middle=True)
         elif kind == "cell":
             if view.selected:
                 draw.ellipse(_square(b), fill=c["accent"])
@@ -174,6 +174,31 @@ class Renderer:
         else:
             draw.text((b.left, y), text, fill=color, font=face, anchor="lm")
 
+    def _wrapped(self, draw: ImageDraw.ImageDraw, b: Bounds, text: str, color: Color, size: str, *,
+                 middle: bool = False) -> None:
+        """Text broken into lines at spaces, as many lines as the bounds hold (the last one cut),
+        from the top, or centred vertically with `middle`."""
+        face = font(self.px(TEXT_SIZES[size]))
+        line_height = int(self.px(TEXT_SIZES[size]) * 1.25)
+        room = max(1, b.height // line_height)
+        lines: list[str] = []
+        for paragraph in text.split("\n"):
+            line = ""
+            for word in paragraph.split(" "):
+                candidate = f"{line} {word}".strip()
+                if line and face.getlength(candidate) > b.width:
+                    lines.append(line)
+                    line = word
+                else:
+                    line = candidate
+            lines.append(line)
+        if len(lines) > room:
+            lines = lines[:room - 1] + [" ".join(lines[room - 1:])]   # the rest, cut with an ellipsis below
+        top = b.top + max(0, b.height - len(lines) * line_height) // 2 if middle else b.top
+        for i, line in enumerate(lines):
+            row = Bounds(b.left, top + i * line_height, b.right, top + (i + 1) * line_height)
+            self._text(draw, row, line, color, size, align="left")
+
     def _field(self, draw: ImageDraw.ImageDraw, view: View, c: dict[str, Color]) -> None:
         b = view.bounds
         focused = view.focused
@@ -182,6 +207,9 @@ class Renderer:
         draw.rectangle((b.left, b.bottom - self.px(8 if focused else 4), b.right - 1, b.bottom - 1), fill=line)
         inner = _inset(b, self.px(24))
         shown = ("•" * len(view.text)) if view.password else view.text
+        if shown and inner.height > 2 * self.px(TEXT_SIZES["body"]):   # a multi-line field (a note's body)
+            self._wrapped(draw, inner, shown, c["text"], "body")
+            return
         if shown:
             self._text(draw, inner, shown, c["text"], "body", align="left")
         else:

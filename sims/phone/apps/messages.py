@@ -148,7 +148,7 @@ class Messages(App):
         area = Bounds(0, ui.top, ui.width, ui.bottom - compose_h - ui.dp(20))
 
         def bubble(message: Message, b: Bounds) -> View | None:
-            width = min(ui.width * 3 // 4, ui.dp(80) + len(message.text) * ui.dp(24))
+            width = min(ui.width * 3 // 4, ui.dp(80) + len(message.text) * ui.dp(20))
             left = b.right - ui.dp(40) - width if not message.incoming else b.left + ui.dp(40)
             return View("android.widget.TextView", Bounds(left, b.top + ui.dp(14), left + width, b.bottom - ui.dp(14)),
                         text=message.text, rid="message_text", paint="bubble",
@@ -156,8 +156,9 @@ class Messages(App):
                         desc=("Received" if message.incoming else "You") + f" {message.time:%b %-d %-I:%M %p}")
         items = thread.messages
         # open at the newest messages, as a messaging app does
-        route.state.setdefault("scroll:messages_list", max(0, len(items) - max(1, area.height // ui.dp(170))))
-        listing = ui.list("messages_list", items, ui.dp(170), bubble, area)
+        row = ui.dp(240)   # room for two lines of text per bubble
+        route.state.setdefault("scroll:messages_list", max(0, len(items) - max(1, area.height // row)))
+        listing = ui.list("messages_list", items, row, bubble, area)
         compose = Field("messages:compose", lambda: route.state["draft"],
                         lambda v: route.state.__setitem__("draft", v))
         top = ui.bottom - compose_h
