@@ -2,6 +2,7 @@
 cleaned up."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -69,6 +70,31 @@ def write_config(tmp_path: Path, devices: str, **policy: float) -> tuple[Path, s
     config = tmp_path / "podium.toml"
     config.write_text(f'[hub]\naddress = "{hub}"\n[supervisor]\n{supervisor}\n{devices}')
     return config, hub
+
+
+@contextlib.contextmanager
+def fleet_up(tmp_path: Path, devices: str, **policy: float):
+    """`podium up --detach` on a config holding `devices`; yields (hub address, state dir). At the
+    end: `podium down`, whatever is left killed, and a check that nothing is left."""
+    config, hub = write_config(tmp_path, devices, **policy)
+    state = tmp_path / "state"
+    try:
+        result = podium("up", str(config), "--state-dir", str(state), "--detach")
+        assert result.returncode == 0, result.stderr
+        yield hub, state
+    finally:
+        podium("down", "--state-dir", str(state))
+        for pid in our_processes(state):
+            os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: our_processes(state) == [], timeout=10)
+
+
+def supervised(state: Path) -> dict[str, dict]:
+    """What `podium status` knows, by daemon name (from the supervisor's control socket)."""
+    from control.fleet.supervisor import StateDir, control_client
+
+    with control_client(StateDir(state)) as supervisor:
+        return {row["name"]: row for row in supervisor.call("status")}
 
 
 @pytest.fixture

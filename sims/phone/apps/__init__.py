@@ -40,6 +40,11 @@ class App:
     def dialog(self, dialog: Dialog) -> None:
         self.phone.show_dialog(dialog)
 
+    def gone(self, ui: Ui, what: str, activity: str) -> Screen:
+        """The screen of something deleted while its page was on the back stack."""
+        return Screen(what.capitalize(), [ui.text(ui.column(48).take(ui.dp(120)), f"This {what} was deleted",
+                                                  tone="muted")], up=True, activity=activity)
+
     @property
     def route(self) -> Route:
         return self.phone.stack(self.package)[-1]

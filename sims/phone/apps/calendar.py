@@ -156,8 +156,7 @@ class Calendar(App):
     def screen_event(self, route: Route, ui: Ui) -> Screen:
         event = self.by_id(route.args["id"])
         if event is None:
-            return Screen("Event", [ui.text(ui.column(48).take(ui.dp(120)), "This event was deleted", tone="muted")],
-                          up=True, activity="EventInfoActivity")
+            return self.gone(ui, "event", "EventInfoActivity")
         col = ui.column(48)
         col.skip(ui.dp(40))
         views = [ui.text(col.take(ui.dp(150)), event.title, size="headline", rid="title"),

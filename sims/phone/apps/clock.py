@@ -163,8 +163,7 @@ class Clock(App):
     def screen_alarm(self, route: Route, ui: Ui) -> Screen:
         alarm = self.by_id(route.args["id"])
         if alarm is None:
-            return Screen("Alarm", [ui.text(ui.column(48).take(ui.dp(120)), "This alarm was deleted", tone="muted")],
-                          up=True, activity="AlarmActivity")
+            return self.gone(ui, "alarm", "AlarmActivity")
         col = ui.column(48)
         col.skip(ui.dp(40))
         views = [ui.text(col.take(ui.dp(200)), alarm.time, size="display", rid="digital_clock",

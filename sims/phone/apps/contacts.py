@@ -106,8 +106,7 @@ class Contacts(App):
     def screen_detail(self, route: Route, ui: Ui) -> Screen:
         contact = self.by_id(route.args["id"])
         if contact is None:  # deleted meanwhile
-            return Screen("Contacts", [ui.text(ui.column(48).take(ui.dp(120)), "This contact was deleted",
-                                               tone="muted")], up=True, activity="QuickContactActivity")
+            return self.gone(ui, "contact", "QuickContactActivity")
         col = ui.column(48)
         col.skip(ui.dp(40))
         views = [ui.text(col.take(ui.dp(150)), contact.name, size="headline", rid="large_title")]

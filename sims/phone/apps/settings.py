@@ -90,37 +90,30 @@ class Settings(App):
         rows += [lambda b, name=name: ui.row(b, name, "Saved", key=f"paired:{name}") for name in self.paired]
         return self._page("Connected devices", rows, ui, "ConnectedDeviceDashboardActivity")
 
-    def screen_display(self, route: Route, ui: Ui) -> Screen:
+    def _slider_page(self, ui: Ui, title: str, label: str, attribute: str, switches: list[tuple[str, str]],
+                     activity: str) -> Screen:
+        """A page with a labelled slider over `attribute` (0..1) and switches over others."""
         def slide(value: float) -> None:
-            self.brightness = round(value, 2)
+            setattr(self, attribute, round(value, 2))
 
-        def adaptive() -> None:
-            self.adaptive_brightness = not self.adaptive_brightness
+        def flip(name: str) -> None:
+            setattr(self, name, not getattr(self, name))
+        rows = [lambda b: ui.text(b and Bounds(b.left + ui.dp(48), b.top, b.right, b.top + ui.dp(90)), label,
+                                  rid=f"{attribute}_title"),
+                lambda b: ui.slider(b and Bounds(b.left + ui.dp(60), b.top, b.right - ui.dp(60), b.bottom - ui.dp(90)),
+                                    getattr(self, attribute), slide, desc=label)]
+        rows += [lambda b, t=text, n=name: ui.switch_row(b, t, getattr(self, n), lambda: flip(n))
+                 for text, name in switches]
+        return self._page(title, rows, ui, activity)
 
-        def dark() -> None:
-            self.dark_theme = not self.dark_theme
-        return self._page("Display", [
-            lambda b: ui.text(b and Bounds(b.left + ui.dp(48), b.top, b.right, b.top + ui.dp(90)),
-                              "Brightness level", rid="brightness_title"),
-            lambda b: ui.slider(b and Bounds(b.left + ui.dp(60), b.top, b.right - ui.dp(60), b.bottom - ui.dp(90)),
-                                self.brightness, slide, desc="Brightness level"),
-            lambda b: ui.switch_row(b, "Adaptive brightness", self.adaptive_brightness, adaptive),
-            lambda b: ui.switch_row(b, "Dark theme", self.dark_theme, dark),
-        ], ui, "DisplaySettingsActivity")
+    def screen_display(self, route: Route, ui: Ui) -> Screen:
+        return self._slider_page(ui, "Display", "Brightness level", "brightness",
+                                 [("Adaptive brightness", "adaptive_brightness"), ("Dark theme", "dark_theme")],
+                                 "DisplaySettingsActivity")
 
     def screen_sound(self, route: Route, ui: Ui) -> Screen:
-        def slide(value: float) -> None:
-            self.ring_volume = round(value, 2)
-
-        def dnd() -> None:
-            self.do_not_disturb = not self.do_not_disturb
-        return self._page("Sound & vibration", [
-            lambda b: ui.text(b and Bounds(b.left + ui.dp(48), b.top, b.right, b.top + ui.dp(90)),
-                              "Ring volume", rid="volume_title"),
-            lambda b: ui.slider(b and Bounds(b.left + ui.dp(60), b.top, b.right - ui.dp(60), b.bottom - ui.dp(90)),
-                                self.ring_volume, slide, desc="Ring volume"),
-            lambda b: ui.switch_row(b, "Do Not Disturb", self.do_not_disturb, dnd),
-        ], ui, "SoundSettingsActivity")
+        return self._slider_page(ui, "Sound & vibration", "Ring volume", "ring_volume",
+                                 [("Do Not Disturb", "do_not_disturb")], "SoundSettingsActivity")
 
     def screen_battery(self, route: Route, ui: Ui) -> Screen:
         def saver() -> None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 
 import pytest
 
 from control import RemotePhone
 from control.bus.hub import HubClient, wait_for_service
-from control.fleet.supervisor import StateDir, control_client
 from control.phone import check_phone
-from tests.conftest import our_processes, podium, wait_until, write_config
+from tests.conftest import fleet_up, podium, supervised
 
 
 def test_remote_phone_through_the_android_daemon_conforms(hub, appium, fake_caps, processes):
@@ -49,30 +47,15 @@ def test_bad_capabilities_are_a_usage_error():
 
 def test_podium_up_starts_one_daemon_per_configured_phone(tmp_path, appium, fake_caps):
     caps = ", ".join(f'"{k}" = "{v}"' for k, v in fake_caps.items())
-    config, hub = write_config(tmp_path, f"""
-[[devices]]
-name = "android:fake-1"
-kind = "android"
-udid = "fake-1"
-appium = "{appium.url}"
-capabilities = {{ {caps} }}
-""", stop_timeout=5)
-    state = tmp_path / "state"
-    try:
-        result = podium("up", str(config), "--state-dir", str(state), "--detach")
-        assert result.returncode == 0, result.stderr
+    devices = (f'[[devices]]\nname = "android:fake-1"\nkind = "android"\nudid = "fake-1"\n'
+               f'appium = "{appium.url}"\ncapabilities = {{ {caps} }}\n')
+    with fleet_up(tmp_path, devices, stop_timeout=5) as (hub, state):
         with HubClient(hub) as client:
             wait_for_service(client, "android:fake-1", timeout=60)
         with RemotePhone("android:fake-1", hub=hub) as remote:
             assert remote.current_app() == "com.android.settings"
-        with control_client(StateDir(state)) as supervisor:
-            rows = {row["name"]: row for row in supervisor.call("status")}
-        assert rows["android:fake-1"]["kind"] == "android" and rows["android:fake-1"]["state"] == "running"
-    finally:
-        podium("down", "--state-dir", str(state))
-        for pid in our_processes(state):
-            os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: our_processes(state) == [], timeout=10)
+        row = supervised(state)["android:fake-1"]
+        assert row["kind"] == "android" and row["state"] == "running"
 
 
 def test_podium_devices_lists_entries_that_load(tmp_path):

@@ -1,14 +1,10 @@
 """`podium sim phone`: one phone, on the bus and over HTTP at once, and under `podium up`."""
 from __future__ import annotations
 
-import os
-import signal
-
 from control import RemotePhone
 from control.bus.hub import HubClient, wait_for_service
-from control.fleet.supervisor import StateDir, control_client
 from control.phone import check_phone
-from tests.conftest import our_processes, podium, wait_until, write_config
+from tests.conftest import fleet_up, podium, supervised
 
 
 def test_remote_phone_through_the_daemon_passes_the_strict_check(sim_daemon, hub):
@@ -31,24 +27,14 @@ def test_the_bus_and_http_sides_drive_one_phone(sim_daemon, hub):
 
 
 def test_podium_up_starts_a_phone_sim_entry(tmp_path):
-    config, hub = write_config(tmp_path, '[[devices]]\nname = "sim:phone-0"\nkind = "phone-sim"\nseed = 4\n',
-                               stop_timeout=5)
-    state = tmp_path / "state"
-    try:
-        result = podium("up", str(config), "--state-dir", str(state), "--detach")
-        assert result.returncode == 0, result.stderr
+    with fleet_up(tmp_path, '[[devices]]\nname = "sim:phone-0"\nkind = "phone-sim"\nseed = 4\n',
+                  stop_timeout=5) as (hub, state):
         with HubClient(hub) as client:
             wait_for_service(client, "sim:phone-0", timeout=60)
         with RemotePhone("sim:phone-0", hub=hub) as remote:
             assert remote.spec["seed"] == 4 and remote.observe().screen_size == (1080, 2400)
-        with control_client(StateDir(state)) as supervisor:
-            rows = {row["name"]: row for row in supervisor.call("status")}
-        assert rows["sim:phone-0"]["kind"] == "phone-sim" and rows["sim:phone-0"]["state"] == "running"
-    finally:
-        podium("down", "--state-dir", str(state))
-        for pid in our_processes(state):
-            os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: our_processes(state) == [], timeout=10)
+        row = supervised(state)["sim:phone-0"]
+        assert row["kind"] == "phone-sim" and row["state"] == "running"
 
 
 def test_a_busy_http_port_is_one_clear_line(hub):
