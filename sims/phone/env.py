@@ -59,7 +59,7 @@ class PhoneEnv(gym.Env):
         self.phone.restore(episode_seed)
         self.task = make_task(name, self.phone, seed=episode_seed)
         self.steps = 0
-        return self._obs(self.phone.observe()), {**self.task.describe_instance(), "success": False}
+        return self._obs(self.phone.observe()), self._info()
 
     def step(self, action: str | dict | JSONAction) -> tuple[dict, float, bool, bool, dict]:
         if self.task is None:
@@ -77,6 +77,13 @@ class PhoneEnv(gym.Env):
         truncated = not terminated and self.steps >= self.max_steps
         info.update(success=status["success"], goal=self.task.goal)
         return self._obs(self.phone.observe()), float(status["success"]), terminated, truncated, info
+
+    def _info(self) -> dict[str, Any]:
+        """What an agent may know: the goal and facts about the template; never the parameters,
+        which can hold the answer (a question's expected reply)."""
+        facts = self.task.describe()
+        return {"goal": self.task.goal, "task": facts["name"], "difficulty": facts["difficulty"],
+                "kind": facts["kind"], "optimal_steps": self.task.optimal_steps(), "success": False}
 
     def render(self) -> np.ndarray | None:
         return self.phone.pixels() if self.render_mode == "rgb_array" else None

@@ -18,10 +18,12 @@ it up and reads success from it. Agents never see it: they observe and act like 
 """
 from __future__ import annotations
 
+import contextlib
 import random
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,6 +49,7 @@ ACTION_SECONDS, WAIT_SECONDS, TOAST_SECONDS = 2, 5, 4
 KEY_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
 _CHAR_KEYS = {code: name[len("KEYCODE_"):].lower() for name, code in KEYCODES.items()
               if len(name) == len("KEYCODE_") + 1}
+_TYPEABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f]")   # no keyboard types these (tab and newline it does)
 _CHAR_KEYS.update({KEYCODES["KEYCODE_SPACE"]: " ", KEYCODES["KEYCODE_PERIOD"]: ".",
                    KEYCODES["KEYCODE_COMMA"]: ","})
 
@@ -386,21 +389,27 @@ class PhoneSim(PhoneDevice):
 
     # -- input -----------------------------------------------------------------------------------
     def hit(self, x: int, y: int) -> tuple[Window, View] | None:
-        """The topmost view at (x, y) that reacts to touch, with its window."""
+        """The topmost view at (x, y) that reacts to touch, with its window (toasts take no touch)."""
         for window in reversed(self.frame().windows):
-            if not _contains(window.root.bounds, x, y):
+            if window.root.rid == "toast" or not _contains(window.root.bounds, x, y):
                 continue
             found = _deepest(window.root, x, y)
             return (window, found) if found is not None else (window, window.root)
         return None
 
+    def _touch(self, x: int, y: int) -> tuple[Window, View] | None:
+        """What a finger coming down at (x, y) reaches. With a dialog open, only the dialog (and
+        the keyboard) take touches; a touch anywhere else cancels the dialog, as on Android."""
+        hit = self.hit(x, y)
+        if self.dialog is not None and (hit is None or (hit[0].root.rid != "dialog" and hit[0].package != KEYBOARD)):
+            self.dialog = None
+            return None
+        return hit
+
     def tap(self, x: int, y: int) -> None:
         with self._lock:
-            hit = self.hit(x, y)
-            if self.dialog is not None and (hit is None or hit[0].root.rid != "dialog") and \
-                    (hit is None or hit[0].package != KEYBOARD):
-                self.dialog = None  # a tap outside cancels
-            elif hit is not None:
+            hit = self._touch(x, y)
+            if hit is not None:
                 view = hit[1]
                 if view.field is not None:
                     self.focus = view.field.key
@@ -413,7 +422,7 @@ class PhoneSim(PhoneDevice):
 
     def long_press(self, x: int, y: int) -> None:
         with self._lock:
-            hit = self.hit(x, y)
+            hit = self._touch(x, y)
             if hit is not None:
                 view = _deepest(hit[0].root, x, y, want="on_long_press")
                 if view is not None:
@@ -432,7 +441,7 @@ class PhoneSim(PhoneDevice):
                 direction, distance = ("down" if dy < 0 else "up"), abs(dy)
             else:
                 direction, distance = ("right" if dx < 0 else "left"), abs(dx)
-            hit = self.hit(x0, y0)
+            hit = self._touch(x0, y0)
             if hit is not None:
                 slider = _deepest(hit[0].root, x0, y0, want="on_slide")
                 if slider is not None:
@@ -450,21 +459,27 @@ class PhoneSim(PhoneDevice):
             view = self.focused_view()
             if view is None:
                 return False
-            binding = view.field
-            if binding.numeric:
-                text = "".join(ch for ch in text if ch.isdigit())
-            binding.set((binding.get() + text)[:binding.max_length])
-            self._changed()
+            self.set_text(view, view.field.get() + text)
             return True
 
     def set_text(self, view: View, text: str) -> None:
-        """Replace a field's text (Appium's clear, and set-value with replace)."""
+        """Replace a field's text (Appium's clear, and set-value with replace). What a keyboard
+        cannot type (control characters, lone surrogates) is dropped, and the length is capped."""
         with self._lock:
             binding = view.field
+            text = _TYPEABLE.sub("", text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
             if binding.numeric:
                 text = "".join(ch for ch in text if ch.isdigit())
-            binding.set(text[:binding.max_length])
+            binding.set(text.replace("\ufffd", "")[:binding.max_length])
             self._changed()
+
+    def type_into(self, view: View, text: str, *, enter: bool = False) -> None:
+        """Focus `view` (a text field) and type `text` after what it holds; Enter if asked."""
+        with self._lock:
+            self.focus = view.field.key
+            self.type_text(text)
+            if enter:
+                self.enter()
 
     def focused_view(self) -> View | None:
         if self.focus is None:
@@ -573,10 +588,12 @@ class PhoneSim(PhoneDevice):
         elif kind == "input_text":
             if gesture.point is not None:
                 self.tap(*gesture.point)
-            if action.clear_text:
-                self.set_text(self.focused_view(), "")
-            self.type_text(action.text)
-            self.enter()
+            field = self.focused_view()
+            if field is not None:           # (the checks above make sure there is one)
+                if action.clear_text:
+                    self.set_text(field, "")
+                self.type_text(action.text)
+                self.enter()
         elif kind == "keyboard_enter":
             self.press_key(key)
         elif kind == "navigate_home":
@@ -598,6 +615,9 @@ class PhoneSim(PhoneDevice):
                                     "(give 'index' or 'x'/'y' of a text field)")
             return
         hit = self.hit(*point)
+        if hit is not None and self.dialog is not None and hit[0].root.rid != "dialog" and hit[0].package != KEYBOARD:
+            raise InvalidAction(f"input_text at {point}: a dialog ({self.dialog.title!r}) is open and that field is "
+                                "behind it; type into the dialog, or close it first")
         if hit is None or hit[1].field is None:
             what = f"{hit[1].cls.rsplit('.', 1)[-1]} {hit[1].text or hit[1].desc!r}" if hit else "nothing"
             raise InvalidAction(f"input_text at {point}: that is {what}, not a text field")
@@ -611,6 +631,15 @@ class PhoneSim(PhoneDevice):
             raise InvalidAction(str(exc.args[0])) from None
 
     # -- for the HTTP side and the harness -------------------------------------------------------
+    @contextlib.contextmanager
+    def changing(self) -> Iterator[PhoneSim]:
+        """Hold the phone while a harness edits app state directly; the screen is rebuilt after."""
+        with self._lock:
+            try:
+                yield self
+            finally:
+                self._changed()
+
     def elements(self) -> list[tuple[str, str, View]]:
         """Every node of the current screen: (identity, package, view), in page-source order."""
         return list(nodes(self.frame().windows))

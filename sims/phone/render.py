@@ -183,8 +183,12 @@ class Renderer:
         room = max(1, b.height // line_height)
         lines: list[str] = []
         for paragraph in text.split("\n"):
+            if len(lines) > room:
+                break
             line = ""
             for word in paragraph.split(" "):
+                if len(lines) > room:   # enough lines: the rest would only be cut
+                    break
                 candidate = f"{line} {word}".strip()
                 if line and face.getlength(candidate) > b.width:
                     lines.append(line)
@@ -280,13 +284,19 @@ class Renderer:
 
 
 def _fit(text: str, face: ImageFont.FreeTypeFont, width: int) -> str:
-    """`text`, cut with an ellipsis to fit `width` pixels."""
-    text = text.replace("\n", " ")
+    """`text`, cut with an ellipsis to fit `width` pixels (a binary search: a 2,000-character
+    note must not cost thousands of measurements per frame)."""
+    text = text.replace("\n", " ")[: max(1, width // 4)]   # no glyph is narrower than 4 px
     if width <= 0 or face.getlength(text) <= width:
         return text
-    while text and face.getlength(text + "…") > width:
-        text = text[:-1]
-    return text + "…"
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if face.getlength(text[:mid] + "…") <= width:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low] + "…"
 
 
 def _inset(b: Bounds, d: int) -> Bounds:

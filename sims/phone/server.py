@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -39,7 +40,7 @@ from starlette.routing import Route as HttpRoute  # noqa: E402
 
 from control.phone.action import InvalidAction  # noqa: E402
 from control.phone.device import DeviceClosed  # noqa: E402
-from sims.phone.hierarchy import resource_id  # noqa: E402
+from sims.phone.hierarchy import nodes, resource_id  # noqa: E402
 from sims.phone.phone import PhoneSim  # noqa: E402
 from sims.phone.ui import View  # noqa: E402
 
@@ -138,15 +139,20 @@ class PhoneServer:
         return _error(500, "unknown error", f"the phone simulator failed: {type(exc).__name__}: {exc}")
 
     async def _body(self, request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise invalid(f"the request body of {len(raw)} bytes exceeds {MAX_BODY}")
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > MAX_BODY:
+            raise invalid(f"the request body must be at most {MAX_BODY} bytes (Content-Length: {declared[:20]})")
+        raw = bytearray()
+        async for chunk in request.stream():   # read no more than the limit, whatever was declared
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                raise invalid(f"the request body exceeds {MAX_BODY} bytes")
         if not raw.strip():
             return {}
         try:
-            body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise invalid(f"the request body is not JSON: {exc}") from None
+            body = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, RecursionError) as exc:  # JSON, encoding, NaN/Infinity, absurd nesting
+            raise invalid(f"the request body is not usable JSON: {str(exc)[:200]}") from None
         if not isinstance(body, dict):
             raise invalid(f"the request body must be a JSON object, got {type(body).__name__}")
         return body
@@ -188,7 +194,7 @@ class PhoneServer:
                 raise W3CError(500, "session not created", f"the phone is in use by session {self.session.id}; "
                                "end it first (DELETE /session/<id>), or wait for its newCommandTimeout")
             timeout = capabilities.get("appium:newCommandTimeout", DEFAULT_NEW_COMMAND_TIMEOUT)
-            if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
+            if not _finite(timeout) or timeout < 0:
                 raise W3CError(500, "session not created", f"appium:newCommandTimeout must be seconds, got {timeout!r}")
             sid = uuid.uuid4().hex
             merged = {**capabilities, "platformName": "Android", "appium:automationName": "UiAutomator2",
@@ -232,12 +238,13 @@ class PhoneServer:
 
     # -- elements --------------------------------------------------------------------------------
     def _document(self) -> tuple[Any, dict[Any, str]]:
-        """The page source as an lxml tree, and each node's identity (cached per screen)."""
+        """The page source as an lxml tree, and each node's identity (cached per screen); both from
+        one frame, so another thread changing the screen cannot pair them wrongly."""
         frame = self.phone.frame()
         if self._xml is None or self._xml[0] != frame.version:
             root = etree.fromstring(frame.source.encode("utf-8"))
             identities = dict(zip((el for el in root.iter() if el is not root),
-                                  (identity for identity, _, _ in self.phone.elements())))
+                                  (identity for identity, _, _ in nodes(frame.windows))))
             self._xml = (frame.version, root, identities)
         return self._xml[1], self._xml[2]
 
@@ -257,7 +264,7 @@ class PhoneServer:
         if using == "xpath":
             try:
                 found = scope.xpath(value)
-            except etree.XPathError as exc:
+            except (etree.XPathError, ValueError) as exc:  # ValueError: NUL bytes and the like
                 raise W3CError(400, "invalid selector", f"{value!r} is not a valid XPath: {exc}") from None
             if not isinstance(found, list) or not all(isinstance(el, etree._Element) for el in found):
                 raise W3CError(400, "invalid selector", f"XPath {value!r} does not select elements")
@@ -287,11 +294,13 @@ class PhoneServer:
 
     def _view(self, request: Request) -> View:
         self._session(request)
-        identity = self._identity(request.path_params["eid"])
-        for candidate, _, view in self.phone.elements():
+        return self._lookup(self._identity(request.path_params["eid"]), "the element")
+
+    def _lookup(self, identity: str, what: str) -> View:
+        for candidate, _, view in nodes(self.phone.frame().windows):
             if candidate == identity:
                 return view
-        raise W3CError(404, "stale element reference", "the element is no longer on the screen")
+        raise W3CError(404, "stale element reference", f"{what} is no longer on the screen")
 
     async def find_one(self, request: Request) -> JSONResponse:
         self._session(request)
@@ -309,10 +318,11 @@ class PhoneServer:
 
     async def active(self, request: Request) -> JSONResponse:
         self._session(request)
-        view = self.phone.focused_view()
-        if view is None:
+        frame = self.phone.frame()
+        identity = next((ident for ident, _, v in nodes(frame.windows)
+                         if v.field is not None and v.field.key == self.phone.focus), None)
+        if identity is None:
             raise W3CError(404, "no such element", "no element has focus")
-        identity = next(ident for ident, _, v in self.phone.elements() if v is view)
         eid = self._element_id(identity)
         return _ok({ELEMENT_KEY: eid, "ELEMENT": eid})
 
@@ -340,13 +350,9 @@ class PhoneServer:
         if view.field is None:
             raise W3CError(400, "invalid element state", f"cannot type into a {view.cls}: it is not a text field")
 
-        def type_into() -> None:
-            # UiAutomator2 appends to what the field holds; a trailing newline presses Enter
-            self.phone.focus = view.field.key
-            self.phone.type_text(text.removesuffix("\n"))
-            if text.endswith("\n"):
-                self.phone.enter()
-        self._call(lambda: self._step(type_into))
+        # UiAutomator2 appends to what the field holds; a trailing newline presses Enter
+        self._call(lambda: self._step(lambda: self.phone.type_into(view, text.removesuffix("\n"),
+                                                                   enter=text.endswith("\n"))))
         return _ok(None)
 
     async def text(self, request: Request) -> JSONResponse:
@@ -392,11 +398,7 @@ class PhoneServer:
 
     def _origin(self, reference: dict[str, Any]) -> tuple[int, int]:
         eid = reference.get(ELEMENT_KEY) or reference.get("ELEMENT")
-        identity = self._identity(str(eid))
-        for candidate, _, view in self.phone.elements():
-            if candidate == identity:
-                return view.bounds.center
-        raise W3CError(404, "stale element reference", "the origin element is no longer on the screen")
+        return self._lookup(self._identity(str(eid)), "the origin element").bounds.center
 
     def _perform(self, gesture: tuple) -> None:
         kind, *args = gesture
@@ -452,8 +454,9 @@ class PhoneServer:
         text = args.get("text")
         if not isinstance(text, str):
             raise invalid("mobile: type needs 'text'")
-        if not self._step(lambda: self.phone.type_text(text)):
+        if self.phone.focused_view() is None:   # refused before anything happens, time included
             raise W3CError(400, "invalid element state", "no text field has focus")
+        self._step(lambda: self.phone.type_text(text))
 
     # -- running ---------------------------------------------------------------------------------
     def serve(self, host: str = "127.0.0.1", port: int = 4723) -> HttpThread:
@@ -490,6 +493,14 @@ class HttpThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def _prefixed(prefix: str, route: HttpRoute) -> HttpRoute:
@@ -579,7 +590,7 @@ def _gestures(body: dict[str, Any], size: tuple[int, int],
             raise invalid(f"a pointer action must be an object, got {step!r}")
         kind = step.get("type")
         duration = step.get("duration", 0) or 0
-        if not isinstance(duration, (int, float)) or isinstance(duration, bool) or duration < 0:
+        if not _finite(duration) or duration < 0:
             raise invalid(f"duration must be a non-negative number of milliseconds, got {duration!r}")
         if kind == "pointerMove":
             x, y = _move(step, (x, y), origin)
@@ -607,8 +618,8 @@ def _gestures(body: dict[str, Any], size: tuple[int, int],
 def _move(step: dict[str, Any], current: tuple[int, int],
           origin: Callable[[dict[str, Any]], tuple[int, int]]) -> tuple[int, int]:
     dx, dy = step.get("x", 0), step.get("y", 0)
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (dx, dy)):
-        raise invalid(f"pointerMove needs numeric x and y, got {dx!r}, {dy!r}")
+    if not (_finite(dx) and _finite(dy) and abs(dx) < 1e6 and abs(dy) < 1e6):
+        raise invalid(f"pointerMove needs finite numbers x and y, got {dx!r}, {dy!r}")
     where = step.get("origin", "viewport")
     if where == "viewport":
         base = (0, 0)

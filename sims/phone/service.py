@@ -36,16 +36,18 @@ class PhoneSimService(PhoneService):
         """Reset the phone to seed `seed`, set task `name` up on it; returns its goal and facts."""
         from sims.phone.tasks import make_task
 
-        self.phone.restore(seed)
-        self.task = make_task(name, self.phone, seed=seed, phrasing=phrasing)
+        with self.phone.changing():
+            self.phone.restore(seed)
+            self.task = make_task(name, self.phone, seed=seed, phrasing=phrasing)
         return self.task.describe_instance()
 
     def setup_custom(self, spec: dict[str, Any], seed: int = 0) -> dict[str, Any]:
         """Like setup_task, for a user-defined task (template, params, goal), as a task file holds it."""
         from sims.phone.tasks import custom_task
 
-        self.phone.restore(seed)
-        self.task = custom_task(spec, self.phone, seed=seed)
+        with self.phone.changing():
+            self.phone.restore(seed)
+            self.task = custom_task(spec, self.phone, seed=seed)
         return self.task.describe_instance()
 
     @idempotent

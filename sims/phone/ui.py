@@ -287,7 +287,7 @@ class Ui:
 
     def tabs(self, bounds: Bounds, names: Sequence[str], selected: str, on_select: Callable[[str], None]) -> View:
         """A tab strip: one clickable tab per name, the selected one marked."""
-        strip = View(LINEAR, bounds, rid="tabs", paint="tabs")
+        strip = View(LINEAR, bounds, rid="tabs")
         width = bounds.width // len(names)
         for i, name in enumerate(names):
             strip.add(View(TEXT, Bounds(bounds.left + i * width, bounds.top, bounds.left + (i + 1) * width,

@@ -26,6 +26,7 @@ class Alarm:
     minute: int
     label: str = ""
     enabled: bool = True
+    vibrate: bool = True
 
     @property
     def time(self) -> str:
@@ -170,11 +171,24 @@ class Clock(App):
                          on_tap=lambda: self._pick_time(alarm)),
                  ui.switch_row(col.take(ui.dp(190)), "Enabled", alarm.enabled, lambda: self._toggle(alarm)),
                  ui.row(col.take(ui.dp(190)), "Label", alarm.label or "Add label", key="label",
-                        on_tap=lambda: self._edit_label(alarm))]
+                        on_tap=lambda: self._edit_label(alarm)),
+                 self._vibrate_row(ui, col.take(ui.dp(190)), alarm)]
         col.skip(ui.dp(40))
         views.append(ui.button(col.take(ui.dp(140), inset=ui.dp(200)), "Delete", lambda: self._delete(alarm),
                                rid="delete"))
         return Screen("Alarm", views, up=True, activity="AlarmActivity")
+
+    def _vibrate_row(self, ui: Ui, bounds: Bounds | None, alarm: Alarm) -> View | None:
+        """A checkbox row, as Android's alarm editor has one for vibration."""
+        if bounds is None:
+            return None
+
+        def flip() -> None:
+            alarm.vibrate = not alarm.vibrate
+        mid = bounds.top + bounds.height // 2
+        box = ui.checkbox(Bounds(bounds.right - ui.dp(140), mid - ui.dp(36), bounds.right - ui.dp(68), mid + ui.dp(36)),
+                          alarm.vibrate, flip, desc="Vibrate")
+        return ui.row(bounds, "Vibrate", on_tap=flip, key="vibrate", trailing=box)
 
     def _edit_label(self, alarm: Alarm) -> None:
         state = {"label": alarm.label}

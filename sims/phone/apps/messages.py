@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from control.phone.observation import Bounds
 from sims.phone.apps import App
 from sims.phone.apps.contacts import digits, random_phone
-from sims.phone.ui import Field, Route, Screen, Ui, View
+from sims.phone.ui import Dialog, Field, Route, Screen, Ui, View
 
 if TYPE_CHECKING:
     from sims.phone.phone import PhoneSim
@@ -94,10 +94,19 @@ class Messages(App):
             title = self.title(thread.number)
             return ui.row(b, title, thread.messages[-1].text, strong=thread.unread, avatar=title,
                           on_tap=lambda: self.open("thread", number=thread.number),
+                          on_long_press=lambda: self._confirm_delete(thread),
                           key=f"thread:{digits(thread.number)}", rid="conversation")
         listing = ui.list("conversation_list", self.ordered(), ui.dp(200), row, area, empty="No conversations")
         return Screen("Messages", [listing], fab=ui.fab("Start chat", self._new, glyph="edit"),
                       activity="ConversationListActivity")
+
+    def _confirm_delete(self, thread: Thread) -> None:
+        """Long-pressing a conversation offers to delete it."""
+        def delete() -> None:
+            self.threads.pop(digits(thread.number), None)
+            self.toast("Conversation deleted")
+        self.dialog(Dialog(f"Delete conversation with {self.title(thread.number)}?",
+                           message="Its messages will be deleted.", buttons=(("Cancel", None), ("Delete", delete))))
 
     def _new(self) -> None:
         self.to = ""

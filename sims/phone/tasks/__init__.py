@@ -45,7 +45,7 @@ def make_task(name: str, phone: PhoneSim, *, seed: int = 0, phrasing: int | None
     """Template `name` with parameters drawn from `seed`, set up on `phone` (restore it to a seed first)."""
     template = _template(name)
     rng = random.Random(f"{name}/{seed}")
-    params = template.draw(phone, rng)
+    params = template.derive(phone, template.draw(phone, rng))
     if phrasing is None:
         phrasing = rng.randrange(len(template.goals))
     if not 0 <= phrasing < len(template.goals):
@@ -63,17 +63,17 @@ def custom_task(spec: dict[str, Any], phone: PhoneSim, *, seed: int = 0) -> Task
     if unknown:
         raise TaskError(f"task fields are template, params and goal; not {', '.join(sorted(unknown))}")
     template = _template(spec["template"])
-    params = template.draw(phone, random.Random(f"{template.__name__}/{seed}"))
+    inputs = template.draw(phone, random.Random(f"{template.__name__}/{seed}"))
     given = spec.get("params") or {}
     if not isinstance(given, dict):
         raise TaskError(f"{template.__name__}: 'params' must be a table of parameters")
     for key, value in given.items():
-        if key not in params:
-            raise TaskError(f"{template.__name__} has no parameter {key!r}; it takes {', '.join(params) or 'none'}")
-        if type(value) is not type(params[key]):
-            raise TaskError(f"{template.__name__}: parameter {key!r} must be a {type(params[key]).__name__}, "
+        if key not in inputs:
+            raise TaskError(f"{template.__name__} has no parameter {key!r}; it takes {', '.join(inputs) or 'none'}")
+        if type(value) is not type(inputs[key]):
+            raise TaskError(f"{template.__name__}: parameter {key!r} must be a {type(inputs[key]).__name__}, "
                             f"got {value!r}")
-    params.update(given)
+    params = template.derive(phone, {**inputs, **given})   # the goal's words follow the inputs given
     goal = spec.get("goal") or template.goals[0]
     try:
         goal = goal.format(**params)

@@ -28,8 +28,10 @@ class TaskError(PodiumError, ValueError):
 
 class Task:
     """A task instance. Subclasses are templates: they set the class attributes and implement
-    `draw` (parameters from the phone's content and a seeded rng), `setup`, `succeeded` (action
-    tasks) or `answers` (answer tasks), and `solve` (the scripted oracle's way through the UI)."""
+    `draw` (the inputs, from the phone's content and a seeded rng), `derive` (what follows from the
+    inputs, checking them), `setup`, `succeeded` (action tasks) or `expected` (answer tasks), and
+    `solve` (the scripted oracle's way through the UI). A task file may set any input, never a
+    derived parameter, so the goal's words and the success check always agree."""
 
     app: ClassVar[str]                       # the app the task starts from
     apps: ClassVar[tuple[str, ...]] = ()     # every app it needs, when more than one
@@ -37,6 +39,7 @@ class Task:
     kind: ClassVar[str] = "action"
     goals: ClassVar[tuple[str, ...]]         # phrasings, with {parameters}
     optimal: ClassVar[int]                   # fewest actions, scrolling aside
+    answer_kind: ClassVar[str] = "text"      # answer tasks: count, time, phone or text
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -54,7 +57,13 @@ class Task:
     # -- what templates define -------------------------------------------------------------------
     @classmethod
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
+        """The inputs: what a task file may set."""
         return {}
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        """All parameters: the inputs, checked, and what follows from them (words for the goal)."""
+        return dict(inputs)
 
     def setup(self, phone: PhoneSim) -> None:
         """Make the world what the goal assumes (the harness may touch app state; agents may not)."""
@@ -62,8 +71,8 @@ class Task:
     def succeeded(self, phone: PhoneSim) -> bool:
         raise NotImplementedError
 
-    def answers(self, phone: PhoneSim) -> list[str]:
-        """Acceptable answers (any one, in any wording that contains it)."""
+    def expected(self, phone: PhoneSim) -> Any:
+        """The right answer: an int (count), (hour, minute) (time), or a string (phone, text)."""
         raise NotImplementedError
 
     def solve(self, oracle: Oracle) -> None:
@@ -80,7 +89,7 @@ class Task:
         if self.kind == "infeasible":
             success = said == "infeasible"
         elif self.kind == "answer":
-            success = answer is not None and answer_matches(answer, self.answers(phone))
+            success = answer is not None and answer_matches(answer, self.expected(phone), self.answer_kind)
         else:
             success = said != "infeasible" and self.succeeded(phone)
         return {"done": ended or success, "success": bool(success)}
@@ -105,15 +114,62 @@ def normalize(text: str) -> str:
     return re.sub(r"[^0-9a-z]", "", text.casefold())
 
 
-def answer_matches(answer: str, accepted: list[str]) -> bool:
-    """True when the answer holds one accepted answer and is not a shotgun list of guesses."""
-    said = normalize(answer)
-    return any((want := normalize(a)) and want in said and len(said) <= 3 * len(want) + 30 for a in accepted)
+def require(condition: bool, message: str) -> None:
+    """A check on a template's inputs; TaskError with `message` when it fails."""
+    if not condition:
+        raise TaskError(message)
 
 
-def time_answers(hour: int, minute: int) -> list[str]:
-    """Ways to say a clock time: '7:30 PM', '19:30', '7:30pm'."""
-    twelve = (hour % 12) or 12
-    suffix = "am" if hour < 12 else "pm"
-    said = [f"{twelve}:{minute:02d} {suffix}", f"{hour:02d}:{minute:02d}"]
-    return said + ([f"{twelve}:{minute:02d}"] if hour < 12 else [])  # a bare morning time is unambiguous enough
+NUMBER_WORDS = {w: n for n, w in enumerate(("zero one two three four five six seven eight nine ten eleven twelve "
+                                            "thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
+                                            "twenty").split())}
+# Words an answer may wrap the right value in ("The model is Pixel 8", "She said: ..."): nothing else.
+FILLER = frozenset("""the a an is it its it's was were are this that my your his her their our me i you he she they
+    we said says wrote writes texted asked asks message last latest note notes says: reads read of to in on at
+    for and with phone model number answer time event events alarm earliest first starts start begins begin
+    there there's has have had you've i've contact contacts called named titled percent battery level left
+    charge currently now total count dont don't think believe probably asking question about so""".split())
+
+
+def answer_matches(answer: str, expected: Any, kind: str) -> bool:
+    """Whether `answer` states `expected` and nothing that contradicts it: one value of the kind
+    asked for (a list of guesses names several and fails), in any wording around it."""
+    if kind == "count":
+        found = {int(n) for n in re.findall(r"\d+", answer)} | \
+            {NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", answer.casefold()) if w in NUMBER_WORDS}
+        return found == {expected}
+    if kind == "time":
+        return _times(answer) in ({expected}, {(expected[0] % 12, expected[1], None)})
+    if kind == "phone":
+        numbers = {re.sub(r"\D", "", n) for n in re.findall(r"\+?\d[\d ().-]{5,}\d", answer)}
+        want = re.sub(r"\D", "", expected)
+        return len(numbers) == 1 and (numbers == {want} or numbers.pop()[-10:] == want[-10:])
+    said, want = _tokens(answer), _tokens(expected)
+    for start in range(len(said) - len(want) + 1):
+        if said[start:start + len(want)] == want:
+            rest = said[:start] + said[start + len(want):]
+            return bool(want) and all(token in FILLER for token in rest)
+    return False
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[0-9a-z]+", text.casefold())
+
+
+def _times(text: str) -> set:
+    """Times said in `text`: (hour 0..23, minute) when AM/PM or a 24-hour clock settles it, else
+    (hour 0..11, minute, None) for a bare '7:30' that may mean morning or evening."""
+    found = set()
+    for hour, minute, half in re.findall(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*([ap])?\.?m?\b", text.casefold()):
+        if not minute and not half:
+            continue                     # a lone number is not a time
+        h, m = int(hour), int(minute or 0)
+        if h > 23 or m > 59:
+            continue
+        if half:
+            found.add(((h % 12) + (12 if half == "p" else 0), m))
+        elif h > 12 or h == 0 or hour.startswith("0"):
+            found.add((h, m))            # 24-hour clock
+        else:
+            found.add((h % 12, m, None))
+    return found

@@ -11,7 +11,7 @@ from typing import Any
 from sims.phone.apps.clock import format_time
 from sims.phone.oracle import Oracle
 from sims.phone.phone import PhoneSim
-from sims.phone.tasks.base import Task, time_answers
+from sims.phone.tasks.base import Task, TaskError, require
 from sims.phone.tasks.contacts import ensure, pick
 
 NEW_EVENTS = ("Vet appointment", "Pottery class", "Quarterly review", "Concert", "Passport renewal",
@@ -28,8 +28,21 @@ def pages(phone: PhoneSim, day: date) -> int:
     return abs((day.year - today.year) * 12 + day.month - today.month)
 
 
+def on_date(phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Check the input `date` (YYYY-MM-DD) and add how the goal says it, and the paging it takes."""
+    try:
+        day = date.fromisoformat(inputs["date"])
+    except ValueError:
+        raise TaskError(f"date {inputs['date']!r} is not a date as YYYY-MM-DD") from None
+    return {**inputs, "day": spoken(day), "pages": pages(phone, day)}
+
+
 class _OnADay(Task):
     """A task that opens one day of the calendar: paging months counts towards its optimum."""
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        return on_date(phone, inputs)
 
     def optimal_steps(self) -> int:
         return self.optimal + self.params["pages"]
@@ -57,10 +70,18 @@ def open_day(o: Oracle, day: date) -> None:
 
 def existing_event(phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
     event = rng.choice(sorted(phone.app("calendar").events, key=lambda e: e.id))
-    return {"title": event.title, "date": event.day.isoformat(), "day": spoken(event.day),
-            "pages": pages(phone, event.day),
-            "hour": event.start.hour, "minute": event.start.minute, "time": format_time(event.start.hour,
-                                                                                      event.start.minute)}
+    return {"title": event.title, "date": event.day.isoformat(), "hour": event.start.hour,
+            "minute": event.start.minute}
+
+
+class _AnEvent(_OnADay):
+    """A task about one event on one day, at an hour and minute."""
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        require(0 <= inputs["hour"] <= 22 and 0 <= inputs["minute"] <= 59,
+                f"{inputs['hour']}:{inputs['minute']:02d} is not an hour (0-22) and minute (0-59) to start at")
+        return {**on_date(phone, inputs), "time": format_time(inputs["hour"], inputs["minute"])}
 
 
 def ensure_event(phone: PhoneSim, params: dict[str, Any]) -> Any:
@@ -90,9 +111,15 @@ class CalendarAddEvent(Task):
     @classmethod
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
         day = phone.now.date() + timedelta(days=rng.randrange(2, 40))
-        hour = rng.randrange(8, 19)
-        return {"title": rng.choice(NEW_EVENTS), "date": day.isoformat(), "day": spoken(day), "hour": hour,
-                "start": format_time(hour, 0), "end": format_time(hour + 1, 30)}
+        return {"title": rng.choice(NEW_EVENTS), "date": day.isoformat(), "hour": rng.randrange(8, 19)}
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        require(0 <= inputs["hour"] <= 22, f"the event starts at {inputs['hour']}:00 and lasts 90 minutes: the hour "
+                                           "must be 0 to 22")
+        require(bool(inputs["title"].strip()), "an event needs a title")
+        return {**on_date(phone, inputs), "start": format_time(inputs["hour"], 0),
+                "end": format_time(inputs["hour"] + 1, 30)}
 
     def succeeded(self, phone: PhoneSim) -> bool:
         event = phone.app("calendar").find(self.params["title"], date.fromisoformat(self.params["date"]))
@@ -115,7 +142,12 @@ class CalendarAddEventToday(Task):
     @classmethod
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
         hour = rng.randrange(max(8, phone.now.hour + 1), 22) if phone.now.hour < 21 else 22
-        return {"title": rng.choice(NEW_EVENTS), "hour": hour, "start": format_time(hour, 30)}
+        return {"title": rng.choice(NEW_EVENTS), "hour": hour}
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        require(0 <= inputs["hour"] <= 23, f"hour {inputs['hour']} is not an hour of the day (0-23)")
+        return {**inputs, "start": format_time(inputs["hour"], 30)}
 
     def succeeded(self, phone: PhoneSim) -> bool:
         event = phone.app("calendar").find(self.params["title"], phone.now.date())
@@ -128,7 +160,7 @@ class CalendarAddEventToday(Task):
         o.complete()
 
 
-class CalendarDeleteEvent(_OnADay):
+class CalendarDeleteEvent(_AnEvent):
     app, difficulty, optimal = "Calendar", "medium", 6
     goals = ("Delete {title} on {day} from my calendar.", "Cancel my {title} event on {day}.",
              "Remove the calendar event {title} ({day}).")
@@ -148,8 +180,8 @@ class CalendarDeleteEvent(_OnADay):
         o.complete()
 
 
-class CalendarEventTimeAnswer(_OnADay):
-    app, difficulty, kind, optimal = "Calendar", "medium", "answer", 3
+class CalendarEventTimeAnswer(_AnEvent):
+    app, difficulty, kind, optimal, answer_kind = "Calendar", "medium", "answer", 3, "time"
     goals = ("What time is my {title} on {day}?", "When does {title} start on {day}?",
              "At what time is {title} on {day}?")
     draw = classmethod(lambda cls, phone, rng: existing_event(phone, rng))
@@ -157,9 +189,9 @@ class CalendarEventTimeAnswer(_OnADay):
     def setup(self, phone: PhoneSim) -> None:
         ensure_event(phone, self.params)
 
-    def answers(self, phone: PhoneSim) -> list[str]:
+    def expected(self, phone: PhoneSim) -> tuple[int, int]:
         event = phone.app("calendar").find(self.params["title"], date.fromisoformat(self.params["date"]))
-        return time_answers(event.start.hour, event.start.minute) if event else []
+        return (event.start.hour, event.start.minute) if event else (-1, -1)
 
     def solve(self, o: Oracle) -> None:
         open_day(o, date.fromisoformat(self.params["date"]))
@@ -168,31 +200,35 @@ class CalendarEventTimeAnswer(_OnADay):
 
 
 class CalendarCountEventsAnswer(_OnADay):
-    app, difficulty, kind, optimal = "Calendar", "easy", "answer", 3
+    app, difficulty, kind, optimal, answer_kind = "Calendar", "easy", "answer", 3, "count"
     goals = ("How many events do I have on {day}?", "Count my calendar events on {day}.",
              "How busy am I on {day}: how many events?")
 
     @classmethod
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
         day = phone.now.date() + timedelta(days=rng.randrange(0, 10))
-        return {"date": day.isoformat(), "day": spoken(day), "extra": rng.randrange(1, 3), "pages": pages(phone, day)}
+        return {"date": day.isoformat(), "extra": rng.randrange(1, 3)}
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        require(0 <= inputs["extra"] <= len(NEW_EVENTS), f"extra events must be 0 to {len(NEW_EVENTS)}")
+        return on_date(phone, inputs)
 
     def setup(self, phone: PhoneSim) -> None:
         calendar = phone.app("calendar")
         day = date.fromisoformat(self.params["date"])
         for i in range(self.params["extra"]):
-            calendar.add(NEW_EVENTS[i], day, time(9 + 2 * i, 0), time(10 + 2 * i, 0))
+            calendar.add(NEW_EVENTS[i], day, time(9 + i, 0), time(10 + i, 0))
 
-    def answers(self, phone: PhoneSim) -> list[str]:
-        count = len(phone.app("calendar").on(date.fromisoformat(self.params["date"])))
-        return [str(count)]
+    def expected(self, phone: PhoneSim) -> int:
+        return len(phone.app("calendar").on(date.fromisoformat(self.params["date"])))
 
     def solve(self, o: Oracle) -> None:
         open_day(o, date.fromisoformat(self.params["date"]))
         o.answer(str(sum(e.resource_id.endswith("/event_row") for e in o.look().elements)))
 
 
-class CalendarEventFromMessage(Task):
+class CalendarEventFromMessage(_AnEvent):
     app, apps, difficulty, optimal = "Calendar", ("Messages", "Calendar"), "hard", 9
     goals = ("{name} texted me about a meeting: put it in my calendar.",
              "Add the event {name} messaged me about to my calendar.",
@@ -201,15 +237,16 @@ class CalendarEventFromMessage(Task):
     @classmethod
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
         day = phone.now.date() + timedelta(days=rng.randrange(1, 20))
-        hour, minute = rng.randrange(9, 20), rng.choice((0, 30))
-        return {**pick(phone, rng), "title": rng.choice(NEW_EVENTS), "date": day.isoformat(), "hour": hour,
-                "minute": minute}
+        return {**pick(phone, rng), "title": rng.choice(NEW_EVENTS), "date": day.isoformat(),
+                "hour": rng.randrange(9, 20), "minute": rng.choice((0, 30))}
+
+    def optimal_steps(self) -> int:
+        return self.optimal        # the form takes the date typed: no paging
 
     def setup(self, phone: PhoneSim) -> None:
         contact = ensure(phone, self.params["name"], self.params["phone"])
-        day = date.fromisoformat(self.params["date"])
-        phone.app("messages").receive(contact.phone, f"Let's meet for {self.params['title']} on {spoken(day)} at "
-                                                     f"{format_time(self.params['hour'], self.params['minute'])}")
+        phone.app("messages").receive(contact.phone, f"Let's meet for {self.params['title']} on {self.params['day']} "
+                                                     f"at {self.params['time']}")
 
     def succeeded(self, phone: PhoneSim) -> bool:
         event = phone.app("calendar").find(self.params["title"], date.fromisoformat(self.params["date"]))
@@ -241,8 +278,7 @@ class CalendarDeleteMissingInfeasible(_OnADay):
     @classmethod
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
         day = phone.now.date() + timedelta(days=rng.randrange(1, 12))
-        return {"title": rng.choice(["Opera night", "Hackathon", "Wine tasting"]), "date": day.isoformat(),
-                "day": spoken(day), "pages": pages(phone, day)}
+        return {"title": rng.choice(["Opera night", "Hackathon", "Wine tasting"]), "date": day.isoformat()}
 
     def setup(self, phone: PhoneSim) -> None:
         calendar = phone.app("calendar")

@@ -8,13 +8,20 @@ from typing import Any
 from sims.phone.apps.clock import format_time
 from sims.phone.oracle import Oracle
 from sims.phone.phone import PhoneSim
-from sims.phone.tasks.base import Task, time_answers
+from sims.phone.tasks.base import Task, require
 
 
 def draw_time(rng: random.Random, taken: set[tuple[int, int]]) -> dict[str, Any]:
     hour, minute = next((h, m) for h, m in ((rng.randrange(5, 23), rng.choice((0, 10, 15, 20, 30, 40, 45, 50)))
                                             for _ in range(200)) if (h, m) not in taken)
-    return {"hour": hour, "minute": minute, "time": format_time(hour, minute)}
+    return {"hour": hour, "minute": minute}
+
+
+def with_time(inputs: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Check `<prefix>hour`/`<prefix>minute` and add `<prefix>time`, as the Clock app writes it."""
+    hour, minute = inputs[f"{prefix}hour"], inputs[f"{prefix}minute"]
+    require(0 <= hour <= 23 and 0 <= minute <= 59, f"{hour}:{minute:02d} is not a time of day (hour 0-23, minute 0-59)")
+    return {**inputs, f"{prefix}time": format_time(hour, minute)}
 
 
 def taken(phone: PhoneSim) -> set[tuple[int, int]]:
@@ -32,7 +39,15 @@ def set_time_in_picker(o: Oracle, hour: int, minute: int, current_pm: bool) -> N
 
 def existing_alarm(phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
     alarm = rng.choice(sorted(phone.app("clock").alarms, key=lambda a: a.id))
-    return {"hour": alarm.hour, "minute": alarm.minute, "time": alarm.time}
+    return {"hour": alarm.hour, "minute": alarm.minute}
+
+
+class _AlarmTask(Task):
+    """A task about one alarm: its inputs are an hour and a minute, its goal says the time."""
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        return with_time(inputs)
 
 
 def ensure_alarm(phone: PhoneSim, params: dict[str, Any], enabled: bool | None = None) -> Any:
@@ -43,7 +58,7 @@ def ensure_alarm(phone: PhoneSim, params: dict[str, Any], enabled: bool | None =
     return alarm
 
 
-class ClockAddAlarm(Task):
+class ClockAddAlarm(_AlarmTask):
     app, difficulty, optimal = "Clock", "medium", 6
     goals = ("Set an alarm for {time}.", "Wake me up at {time}: add an alarm.", "Create a new alarm at {time}.")
     draw = classmethod(lambda cls, phone, rng: draw_time(rng, taken(phone)))
@@ -62,7 +77,7 @@ class ClockAddAlarm(Task):
         o.complete()
 
 
-class ClockAddLabelledAlarm(Task):
+class ClockAddLabelledAlarm(_AlarmTask):
     app, difficulty, optimal = "Clock", "hard", 10
     goals = ("Set an alarm for {time} labelled \"{label}\".", "Add a {time} alarm called {label}.",
              "I need an alarm at {time} with the label {label}.")
@@ -70,6 +85,11 @@ class ClockAddLabelledAlarm(Task):
     @classmethod
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
         return {**draw_time(rng, taken(phone)), "label": rng.choice(["Yoga", "Pills", "Call mom", "Laundry", "Bus"])}
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        require(0 < len(inputs["label"].strip()) <= 40, "an alarm label must be 1 to 40 characters")
+        return with_time(inputs)
 
     def optimal_steps(self) -> int:
         return self.optimal + (self.params["hour"] >= 12)
@@ -89,7 +109,7 @@ class ClockAddLabelledAlarm(Task):
         o.complete()
 
 
-class ClockDisableAlarm(Task):
+class ClockDisableAlarm(_AlarmTask):
     app, difficulty, optimal = "Clock", "easy", 3
     goals = ("Turn off my {time} alarm.", "Disable the alarm at {time}, but keep it.", "Switch off the {time} alarm.")
     draw = classmethod(lambda cls, phone, rng: existing_alarm(phone, rng))
@@ -107,7 +127,7 @@ class ClockDisableAlarm(Task):
         o.complete()
 
 
-class ClockDeleteAlarm(Task):
+class ClockDeleteAlarm(_AlarmTask):
     app, difficulty, optimal = "Clock", "medium", 4
     goals = ("Delete the {time} alarm.", "Remove my alarm for {time}.",
              "I don't need the {time} alarm any more: delete it.")
@@ -136,7 +156,13 @@ class ClockMoveAlarm(Task):
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
         old = existing_alarm(phone, rng)
         new = draw_time(rng, taken(phone))
-        return {**old, "new_hour": new["hour"], "new_minute": new["minute"], "new_time": new["time"]}
+        return {**old, "new_hour": new["hour"], "new_minute": new["minute"]}
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        params = with_time(with_time(inputs), "new_")
+        require(params["time"] != params["new_time"], "moving an alarm needs a new time")
+        return params
 
     def setup(self, phone: PhoneSim) -> None:
         ensure_alarm(phone, self.params)
@@ -165,6 +191,11 @@ class ClockStartTimer(Task):
     @classmethod
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
         return {"minutes": rng.choice([2, 3, 5, 8, 10, 12, 15, 20, 25, 30, 45])}
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        require(1 <= inputs["minutes"] <= 99, "a timer here runs 1 to 99 minutes")
+        return inputs
 
     def optimal_steps(self) -> int:
         return self.optimal + len(f"{self.params['minutes']}00")
@@ -200,18 +231,25 @@ class ClockStartStopwatch(Task):
 
 
 class ClockEarliestAlarmAnswer(Task):
-    app, difficulty, kind, optimal = "Clock", "medium", "answer", 2
-    goals = ("What time is my earliest alarm?", "When does my first alarm of the day ring?",
-             "Which is the earliest alarm I have set?")
+    app, difficulty, kind, optimal, answer_kind = "Clock", "medium", "answer", 2, "time"
+    goals = ("What time is my earliest alarm that is switched on?", "When does my first active alarm of the day ring?",
+             "Of the alarms that are on, which rings earliest?")
 
-    def answers(self, phone: PhoneSim) -> list[str]:
-        first = min(phone.app("clock").alarms, key=lambda a: (a.hour, a.minute))
-        return time_answers(first.hour, first.minute)
+    def setup(self, phone: PhoneSim) -> None:
+        clock = phone.app("clock")
+        if not any(a.enabled for a in clock.alarms):
+            min(clock.alarms, key=lambda a: (a.hour, a.minute)).enabled = True
+
+    def expected(self, phone: PhoneSim) -> tuple[int, int]:
+        first = min((a for a in phone.app("clock").alarms if a.enabled), key=lambda a: (a.hour, a.minute))
+        return first.hour, first.minute
 
     def solve(self, o: Oracle) -> None:
         o.open("Clock")
-        times = [e.text for e in o.look().elements if e.resource_id.endswith("/title") and e.text[:1].isdigit()]
-        o.answer(times[0])
+        elements = o.look().elements
+        on = [e.content_desc.removesuffix(" alarm") for e in elements
+              if e.class_name.endswith("Switch") and e.checked]
+        o.answer(on[0])
 
 
 class ClockWorldClockInfeasible(Task):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sims.phone.apps.contacts import FIRST, LAST, digits, random_phone
+from sims.phone.apps.contacts import FIRST, LAST, PHONE, digits, random_phone
 from sims.phone.oracle import Oracle
 from sims.phone.phone import PhoneSim
-from sims.phone.tasks.base import Task
+from sims.phone.tasks.base import Task, require
 
 
 def pick(phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
@@ -47,6 +47,12 @@ class ContactsAddContact(Task):
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
         first, _, last = stranger(phone, rng).partition(" ")
         return {"first": first, "last": last, "phone": random_phone(rng)}
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        require(bool(inputs["first"].strip()), "a contact needs a first name")
+        require(bool(PHONE.match(inputs["phone"])), f"{inputs['phone']!r} is not a phone number")
+        return inputs
 
     def setup(self, phone: PhoneSim) -> None:
         contacts = phone.app("contacts")
@@ -95,6 +101,11 @@ class ContactsEditPhone(Task):
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
         return {**pick(phone, rng), "new": random_phone(rng)}
 
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        require(bool(PHONE.match(inputs["new"])), f"{inputs['new']!r} is not a phone number")
+        return inputs
+
     def setup(self, phone: PhoneSim) -> None:
         ensure(phone, self.params["name"], self.params["phone"])
 
@@ -137,16 +148,16 @@ class ContactsAddEmail(Task):
 
 
 class ContactsPhoneAnswer(Task):
-    app, difficulty, kind, optimal = "Contacts", "easy", "answer", 3
+    app, difficulty, kind, optimal, answer_kind = "Contacts", "easy", "answer", 3, "phone"
     goals = ("What is {name}'s phone number?", "Look up {name}'s number for me.", "Which number do I have for {name}?")
     draw = classmethod(lambda cls, phone, rng: pick(phone, rng))
 
     def setup(self, phone: PhoneSim) -> None:
         ensure(phone, self.params["name"], self.params["phone"])
 
-    def answers(self, phone: PhoneSim) -> list[str]:
+    def expected(self, phone: PhoneSim) -> str:
         c = phone.app("contacts").find(self.params["name"])
-        return [c.phone] if c else []
+        return c.phone if c else ""
 
     def solve(self, o: Oracle) -> None:
         open_contact(o, self.params["name"])
@@ -155,7 +166,7 @@ class ContactsPhoneAnswer(Task):
 
 
 class ContactsCountLastName(Task):
-    app, difficulty, kind, optimal = "Contacts", "hard", "answer", 2
+    app, difficulty, kind, optimal, answer_kind = "Contacts", "hard", "answer", 2, "count"
     goals = ("How many of my contacts have the last name {last}?", "Count the contacts named {last}.",
              "How many people called {last} are in my contacts?")
 
@@ -168,9 +179,8 @@ class ContactsCountLastName(Task):
         if sum(c.last == self.params["last"] for c in contacts.contacts) < 2:  # make counting matter
             contacts.add(stranger(phone, random.Random(self.seed)).split()[0], self.params["last"], "+1 555-0199")
 
-    def answers(self, phone: PhoneSim) -> list[str]:
-        count = sum(c.last == self.params["last"] for c in phone.app("contacts").contacts)
-        return [str(count)]
+    def expected(self, phone: PhoneSim) -> int:
+        return sum(c.last == self.params["last"] for c in phone.app("contacts").contacts)
 
     def solve(self, o: Oracle) -> None:
         o.open("Contacts")

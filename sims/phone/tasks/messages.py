@@ -103,8 +103,8 @@ class MessagesLastMessageAnswer(Task):
         contact = ensure(phone, self.params["name"], self.params["phone"])
         phone.app("messages").receive(contact.phone, self.params["question"])
 
-    def answers(self, phone: PhoneSim) -> list[str]:
-        return [self.params["question"]]
+    def expected(self, phone: PhoneSim) -> str:
+        return self.params["question"]
 
     def solve(self, o: Oracle) -> None:
         o.open("Messages")

@@ -125,6 +125,7 @@ class NotesDelete(Task):
 
 
 class NotesReadAnswer(Task):
+    answer_kind = "text"
     app, difficulty, kind, optimal = "Notes", "easy", "answer", 3
     goals = ("What does my note {title} say?", "Read me the note titled \"{title}\".", "What did I write in {title}?")
     draw = classmethod(lambda cls, phone, rng: existing_note(phone, rng))
@@ -132,9 +133,9 @@ class NotesReadAnswer(Task):
     def setup(self, phone: PhoneSim) -> None:
         ensure_note(phone, self.params)
 
-    def answers(self, phone: PhoneSim) -> list[str]:
+    def expected(self, phone: PhoneSim) -> str:
         note = phone.app("notes").find(self.params["title"])
-        return [note.body] if note else []
+        return note.body if note else ""
 
     def solve(self, o: Oracle) -> None:
         o.open("Notes")

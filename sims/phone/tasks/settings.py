@@ -6,7 +6,7 @@ from typing import Any
 
 from sims.phone.oracle import Oracle
 from sims.phone.phone import PhoneSim
-from sims.phone.tasks.base import Task
+from sims.phone.tasks.base import Task, require
 
 
 class _SettingsToggle(Task):
@@ -19,8 +19,11 @@ class _SettingsToggle(Task):
 
     @classmethod
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
-        on = rng.random() < 0.5
-        return {"on": on, "state": "on" if on else "off"}
+        return {"on": rng.random() < 0.5}
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {**inputs, "state": "on" if inputs["on"] else "off"}
 
     def setup(self, phone: PhoneSim) -> None:
         settings = phone.app("settings")
@@ -90,8 +93,12 @@ class SettingsBrightness(Task):
 
     @classmethod
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
-        high = rng.random() < 0.5
-        return {"high": high, "level": "maximum" if high else "minimum", "direction": "up" if high else "down",
+        return {"high": rng.random() < 0.5}
+
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        high = inputs["high"]
+        return {**inputs, "level": "maximum" if high else "minimum", "direction": "up" if high else "down",
                 "adjective": "bright" if high else "dim"}
 
     def setup(self, phone: PhoneSim) -> None:
@@ -119,6 +126,11 @@ class SettingsRenameDevice(Task):
     def draw(cls, phone: PhoneSim, rng: random.Random) -> dict[str, Any]:
         return {"name": f"{rng.choice(['Studio', 'Travel', 'Kitchen', 'Lab'])} {rng.choice(['Phone', 'Pixel'])}"}
 
+    @classmethod
+    def derive(cls, phone: PhoneSim, inputs: dict[str, Any]) -> dict[str, Any]:
+        require(0 < len(inputs["name"].strip()) <= 40, "the device name must be 1 to 40 characters")
+        return inputs
+
     def succeeded(self, phone: PhoneSim) -> bool:
         return phone.app("settings").device_name == self.params["name"]
 
@@ -135,8 +147,8 @@ class SettingsModelAnswer(Task):
     app, difficulty, kind, optimal = "Settings", "medium", "answer", 3
     goals = ("What model is this phone?", "Which phone model am I using?", "Tell me the model name of this phone.")
 
-    def answers(self, phone: PhoneSim) -> list[str]:
-        return [phone.app("settings").model]
+    def expected(self, phone: PhoneSim) -> str:
+        return phone.app("settings").model
 
     def solve(self, o: Oracle) -> None:
         o.open("Settings")
@@ -145,11 +157,11 @@ class SettingsModelAnswer(Task):
 
 
 class SettingsBatteryAnswer(Task):
-    app, difficulty, kind, optimal = "Settings", "easy", "answer", 1
+    app, difficulty, kind, optimal, answer_kind = "Settings", "easy", "answer", 1, "count"
     goals = ("How much battery is left?", "What is the battery level, in percent?", "Check the battery charge.")
 
-    def answers(self, phone: PhoneSim) -> list[str]:
-        return [f"{phone.battery}%", f"{phone.battery} percent"]
+    def expected(self, phone: PhoneSim) -> int:
+        return phone.battery
 
     def solve(self, o: Oracle) -> None:
         level = next(e.content_desc for e in o.look().elements if e.content_desc.startswith("Battery "))

@@ -20,6 +20,7 @@ def test_an_episode_pays_one_on_success():
     env = gym.make("podium/Phone-v0", task="SettingsBluetooth", width=360, height=800)
     obs, info = env.reset(seed=5)
     assert obs["screenshot"].shape == (800, 360, 3) and "Bluetooth" in info["goal"]
+    assert set(info) == {"goal", "task", "difficulty", "kind", "optimal_steps", "success"}   # no parameters
     want_on = "on" in info["goal"].split("Bluetooth")[-1] or "to on" in info["goal"]
     steps = [{"action_type": "open_app", "app_name": "Settings"}]
     total, terminated = 0.0, False

@@ -179,9 +179,10 @@ def test_a_screenshot_is_base64_png_of_the_screen(http_phone, appium_client, pho
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), phone.pixels())
 
 
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False),
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-10**400, 10**400), st.floats(),  # NaN and inf too
                       st.text(max_size=20), st.sampled_from(["pointer", "pointerMove", "pointerDown", "pointerUp",
-                                                              "pause", "viewport", "xpath", "id", "mobile: pressKey"]))
+                                                              "pause", "viewport", "xpath", "id", "mobile: pressKey",
+                                                              "mobile: type", "a\ud800b", "//*[@text='\x00']"]))
 json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=4)
                           | st.dictionaries(st.sampled_from(["actions", "type", "x", "y", "duration", "origin", "id",
                                                              "using", "value", "script", "args", "keycode", "appId",
@@ -191,7 +192,8 @@ json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=4)
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(["actions", "element", "elements", "execute/sync", "back", "timeouts"]),
-       st.one_of(json_value.map(json.dumps), st.binary(max_size=64)))
+       st.one_of(json_value.map(json.dumps), st.binary(max_size=64),
+                 st.integers(1, 200_000).map(lambda depth: "[" * depth + "]" * depth)))
 def test_fuzz_any_body_gets_an_answer_and_the_server_survives(appium_client, http_phone, route, body):
     code, reply = request(f"{http_phone.url}/session/{appium_client.session_id}/{route}", "POST", body)
     assert code in (200, 400, 404, 500)
@@ -200,3 +202,77 @@ def test_fuzz_any_body_gets_an_answer_and_the_server_survives(appium_client, htt
         assert reply["value"]["error"] and reply["value"]["stacktrace"] == ""
         assert reply["value"]["error"] != "unknown error", reply   # every refusal is a named W3C error
     assert request(f"{http_phone.url}/status")[0] == 200
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(http_phone, appium_client):
+    """A client declaring 2 GB is answered from its headers: the server reads none of it."""
+    import http.client
+
+    host, port = http_phone.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.putrequest("POST", f"/session/{appium_client.session_id}/element")
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(2 * 1024**3))
+    conn.endheaders(b'{"using": "xpath", ')
+    reply = conn.getresponse()
+    body = json.loads(reply.read())
+    assert (reply.status, body["value"]["error"]) == (400, "invalid argument") and "at most" in body["value"]["message"]
+    conn.close()
+    assert appium_client.current_package   # still serving
+
+
+def test_long_press_and_swipe_as_w3c_actions(appium_client, phone):
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+
+    d = appium_client
+    d.activate_app("com.google.android.apps.messaging")
+    row = d.find_elements(AppiumBy.ID, "conversation")[0].rect
+    finger = PointerInput(interaction.POINTER_TOUCH, "finger")
+    press = ActionBuilder(d, mouse=finger, duration=0)
+    press.pointer_action.move_to_location(row["x"] + 300, row["y"] + 50).pointer_down().pause(1.0).pointer_up()
+    press.perform()                                                  # W3C long press: a dialog
+    assert phone.dialog is not None and phone.dialog.title.startswith("Delete conversation with")
+    d.back()
+    d.activate_app("com.google.android.apps.nexuslauncher")
+    d.swipe(540, 2000, 540, 600, 400)                                # W3C swipe up: the app drawer
+    assert phone.launcher.drawer and d.find_element(AppiumBy.ACCESSIBILITY_ID, "Notes")
+
+
+def test_the_bus_http_and_the_painter_share_one_phone(sim_daemon, hub):
+    """An agent on the bus and an Appium client drive one phone at once; every answer stays
+    well-formed and the phone keeps serving both."""
+    import threading
+
+    from appium import webdriver
+    from appium.options.common import AppiumOptions
+
+    from control import RemotePhone
+    from control.bus.hub import HubClient
+
+    with HubClient(hub.endpoint) as client:
+        url = client.lookup(sim_daemon)["capabilities"]["http"]
+    remote = RemotePhone(sim_daemon, hub=hub.endpoint)
+    errors: list[BaseException] = []
+
+    def bus_agent() -> None:
+        try:
+            for app in ("Contacts", "Clock", "Notes", "Messages") * 5:
+                remote.act({"action_type": "open_app", "app_name": app})
+                obs = remote.observe()
+                assert obs.elements and obs.screenshot.shape == (2400, 1080, 3)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=bus_agent)
+    thread.start()
+    driver = webdriver.Remote(url, options=AppiumOptions().load_capabilities({"platformName": "Android"}))
+    for _ in range(20):
+        assert driver.page_source.startswith("<?xml")
+        png = driver.get_screenshot_as_png()
+        assert np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).shape == (2400, 1080, 3)
+        driver.find_elements(AppiumBy.CLASS_NAME, "android.widget.TextView")
+    thread.join(60)
+    driver.quit()
+    assert errors == [] and remote.current_app() == "com.google.android.apps.messaging"

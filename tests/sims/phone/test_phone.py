@@ -45,19 +45,17 @@ def screens(phone: PhoneSim):
 
 
 def test_page_source_parses_and_every_element_is_drawn_where_it_says(phone):
-    """For every element of every screen: the pixels inside its bounds are not plain background."""
+    """For every element of every screen: something is drawn inside its bounds (its region is
+    not one flat colour, which is all a parent's fill would give)."""
     checked = 0
     for where in screens(phone):
         obs = phone.observe()
         frame = phone.frame()
         assert parse_page_source(frame.source).elements == obs.elements
-        background = np.array([248, 249, 252], np.uint8)
         for element in obs.elements:
             b = element.bounds
             region = obs.screenshot[b.top:b.bottom, b.left:b.right].reshape(-1, 3)
-            distinct = np.unique(region, axis=0)
-            assert len(distinct) > 1 or not np.array_equal(distinct[0], background), \
-                f"{where}: {element.describe()} at {b} is not drawn"
+            assert len(np.unique(region, axis=0)) > 1, f"{where}: {element.describe()} at {b} is not drawn"
             checked += 1
     assert checked > 150
 
@@ -180,3 +178,56 @@ def test_restore_gives_the_same_phone_for_the_same_seed():
     assert a.frame().source == b.frame().source
     assert np.array_equal(a.pixels(), b.pixels())
     assert [c.name for c in a.app("contacts").contacts] == [c.name for c in b.app("contacts").contacts]
+
+
+def test_a_long_press_on_a_conversation_offers_to_delete_it(phone):
+    act(phone, action_type="open_app", app_name="Messages")
+    messages = phone.app("messages")
+    first = messages.title(messages.ordered()[0].number)
+    act(phone, action_type="long_press", index=phone.observe().find(first))
+    assert f"Delete conversation with {first}?" in labels(phone)
+    tap(phone, "Delete")
+    assert first not in [messages.title(t.number) for t in messages.ordered()]
+
+
+def test_a_checkbox_toggles_its_setting(phone):
+    act(phone, action_type="open_app", app_name="Clock")
+    alarm = sorted(phone.app("clock").alarms, key=lambda a: (a.hour, a.minute))[0]
+    tap(phone, alarm.time)
+    box = next(i for i, e in enumerate(phone.observe().elements) if e.class_name.endswith("CheckBox"))
+    assert phone.observe().elements[box].checked == alarm.vibrate
+    act(phone, action_type="click", index=box)
+    assert phone.observe().elements[box].checked == alarm.vibrate is False
+
+
+def test_toasts_take_no_touch(phone):
+    """A toast floats over the list; a tap where it shows reaches the row underneath."""
+    act(phone, action_type="open_app", app_name="Contacts")
+    name = next(e.text for e in phone.observe().elements if e.resource_id.endswith("/title") and " " in e.text)
+    tap(phone, name)
+    tap(phone, "Delete contact")
+    tap(phone, "Delete")                       # back on the list, with a toast "... deleted"
+    toast = next(e for e in phone.observe().elements if e.resource_id.endswith("/toast"))
+    act(phone, action_type="click", x=toast.bounds.center[0], y=toast.bounds.center[1])
+    assert phone.current_activity == ".QuickContactActivity"
+
+
+def test_typing_behind_a_dialog_is_refused_and_changes_nothing(phone):
+    act(phone, action_type="open_app", app_name="Contacts")
+    name = next(e.text for e in phone.observe().elements if e.resource_id.endswith("/title") and " " in e.text)
+    tap(phone, name)
+    tap(phone, "Delete contact")                     # the dialog is open over the contact's page
+    obs = phone.observe()
+    before = (phone.frame().source, phone.elapsed)
+    behind = next(i for i, e in enumerate(obs.elements) if e.text == name)
+    with pytest.raises(InvalidAction, match="a dialog .* is open"):
+        phone.act({"action_type": "input_text", "text": "x", "index": behind, "clear_text": True})
+    assert (phone.frame().source, phone.elapsed) == before
+
+
+def test_text_no_keyboard_types_is_dropped(phone):
+    act(phone, action_type="open_app", app_name="Notes")
+    tap(phone, "New note")
+    phone.type_text("a\ud800b\x00c\u0007d\te")
+    assert phone.app("notes").route.state["draft"]["title"] == "abc" + "d\te"
+    assert "abcd" in phone.frame().source and phone.observe().screenshot.size

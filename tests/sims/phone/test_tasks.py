@@ -53,8 +53,36 @@ def test_answer_tasks_fail_on_a_wrong_or_shotgun_answer(name):
     task = make_task(name, phone, seed=2)
     phone.act(JSONAction("answer", text="I am not sure, maybe 0"))
     assert not task.status(phone)["success"]
-    phone.act(JSONAction("answer", text=" / ".join(task.answers(phone) + [str(n) for n in range(200)])))
+    phone.act(JSONAction("answer", text=" / ".join([_said(task.expected(phone)), *_guesses(task.answer_kind)])))
     assert not task.status(phone)["success"]
+    phone.act(JSONAction("answer", text=f"I think it is {_said(task.expected(phone))}."))
+    assert task.status(phone)["success"]
+
+
+def _guesses(kind: str) -> list[str]:
+    """Other answers of the same kind: a list of guesses must not pass for knowing."""
+    return {"time": [f"{h}:00" for h in range(24)], "count": [str(n) for n in range(200)],
+            "phone": [f"+1 201-555-{n:04d}" for n in range(20)], "text": ["something else entirely"]}[kind]
+
+
+def _said(value) -> str:
+    return f"{value[0]:02d}:{value[1]:02d}" if isinstance(value, tuple) else str(value)
+
+
+@pytest.mark.parametrize("answer, expected, kind, right", [
+    ("7:30 AM", (7, 30), "time", True), ("07:30", (7, 30), "time", True), ("17:30", (7, 30), "time", False),
+    ("7:30 PM", (7, 30), "time", False), ("It starts at 7:30 pm.", (19, 30), "time", True),
+    ("7:30 or 8:00", (7, 30), "time", False), ("12", 1, "count", False), ("one", 1, "count", True),
+    ("0123456789", 3, "count", False), ("50 51 52", 51, "count", False), ("69%", 69, "count", True),
+    ("Pixel 8 Pro", "Pixel 8", "text", False), ("The model is Pixel 8.", "Pixel 8", "text", True),
+    ("She said: Can you send me the address?", "Can you send me the address?", "text", True),
+    ("201 555 0100", "+1 201-555-0100", "phone", True), ("+1 201-555-0100 or +1 201-555-0199", "+1 201-555-0100",
+                                                          "phone", False),
+])
+def test_answers_are_judged_by_kind_and_near_misses_fail(answer, expected, kind, right):
+    from sims.phone.tasks.base import answer_matches
+
+    assert answer_matches(answer, expected, kind) is right
 
 
 @pytest.mark.parametrize("name", [n for n, t in registry().items() if t.kind == "action"])
@@ -103,7 +131,22 @@ def test_bad_task_files_are_named(tmp_path, text, words):
         load_task_file(path)
 
 
+def test_a_task_files_inputs_drive_the_goal_and_the_check_alike():
+    phone = PhoneSim(0)
+    task = custom_task({"template": "ClockAddAlarm", "params": {"hour": 9, "minute": 0}, "goal": "Alarm at {time}"},
+                       phone)
+    assert task.goal == "Alarm at 9:00 AM"
+    task.solve(Oracle(phone))
+    assert task.status(phone)["success"] and phone.app("clock").find(9, 0) is not None
+
+
 @pytest.mark.parametrize("spec, words", [
+    ({"template": "ClockAddAlarm", "params": {"hour": 31}}, "31:.. is not a time of day"),
+    ({"template": "ClockAddAlarm", "params": {"time": "9:00 AM"}}, "has no parameter 'time'"),
+    ({"template": "CalendarAddEvent", "params": {"hour": 23}}, "the hour must be 0 to 22"),
+    ({"template": "CalendarAddEvent", "params": {"date": "tomorrow"}}, "is not a date as YYYY-MM-DD"),
+    ({"template": "ContactsAddContact", "params": {"phone": "call me"}}, "is not a phone number"),
+    ({"template": "ClockStartTimer", "params": {"minutes": 600}}, "1 to 99 minutes"),
     ({"template": "ClockStartTimer", "params": {"hours": 2}}, "has no parameter 'hours'; it takes minutes"),
     ({"template": "ClockStartTimer", "params": {"minutes": "7"}}, "parameter 'minutes' must be a int"),
     ({"template": "ClockStartTimer", "goal": "Time {eggs} for me"}, "names an unknown parameter"),
