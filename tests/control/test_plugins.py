@@ -28,7 +28,7 @@ def test_a_plugin_command_joins_the_cli(tmp_path):
     assert result.returncode == 0 and result.stdout.strip() == "hello from a plugin"
 
 
-@pytest.mark.parametrize("name, owner", [("sim", "sims.mujoco.cli:sim"), ("up", "podium itself")])
+@pytest.mark.parametrize("name, owner", [("sim", "sims.cli:sim"), ("up", "podium itself")])
 def test_a_command_name_claimed_twice_is_an_error_at_start_up(tmp_path, name, owner):
     env = plugin_dist(tmp_path, "podium.commands", {name: "rival:hello"})
     result = podium("--help", env=env, timeout=60)
