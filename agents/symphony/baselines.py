@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from agents.symphony.train import append_progress, make_env, plot_run
+from agents.symphony.train import make_env, plot_run, progress_log
 from control.progress import progress_bar
 
 
@@ -42,7 +42,7 @@ def train_baseline(algo: str, env_id: str, steps: int, run_dir: Path, *, service
                        "eval_return": float(mean), "train_return": None,
                        "env_steps_per_s": steps_done / elapsed,
                        "updates_per_s": self.model._n_updates / elapsed, "wall_s": elapsed}
-                append_progress(run_dir, row)
+                progress_log(run_dir).append(row)
                 last.update(row)
                 progress.update(task, description=f"{algo}, eval return {mean:,.1f}")
             return True

@@ -8,10 +8,8 @@ safetensors and everything else in JSON: nothing is unpickled on load.
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
-import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ import torch
 from rich.console import Console
 from safetensors.torch import load_file, save_file
 
+from agents.runs import ProgressLog, atomic_write, plot_curves
 from agents.symphony.core import Symphony, SymphonyConfig
 from control.progress import progress_bar
 
@@ -201,7 +200,7 @@ class Trainer:
         row = {"env_steps": counters.env_steps, "updates": self.agent.updates, "episodes": counters.episodes,
                "eval_return": counters.last_eval, "train_return": counters.last_train_return,
                "env_steps_per_s": env_rate, "updates_per_s": update_rate, "wall_s": self._wall()}
-        append_progress(self.run_dir, row)
+        progress_log(self.run_dir).append(row)
         self._tensorboard(row)
 
     def _tensorboard(self, row: dict[str, Any]) -> None:
@@ -246,9 +245,9 @@ class Trainer:
                 "updates": self.agent.updates, "buffer": {"size": buffer.size, "head": buffer.head},
                 "rng_numpy": self.rng.bit_generator.state, "checkpoint_due": self._checkpoint_due,
                 "mode": self.mode, "compile": self.compile}
-        _atomic(self.run_dir / f"{name}.safetensors", lambda p: save_file(tensors, str(p)))
-        _atomic(self.run_dir / f"{name}.json", lambda p: p.write_text(json.dumps(meta)))
-        _atomic(self.run_dir / "latest.json", lambda p: p.write_text(json.dumps({"checkpoint": name})))
+        atomic_write(self.run_dir / f"{name}.safetensors", lambda p: save_file(tensors, str(p)))
+        atomic_write(self.run_dir / f"{name}.json", lambda p: p.write_text(json.dumps(meta)))
+        atomic_write(self.run_dir / "latest.json", lambda p: p.write_text(json.dumps({"checkpoint": name})))
         for old in self.run_dir.glob("checkpoint-*"):
             if not old.name.startswith(name):
                 old.unlink()
@@ -289,49 +288,20 @@ class Trainer:
         torch.set_rng_state(tensors["rng.torch"])
         if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state(tensors["rng.cuda"])
-        _truncate_csv(self.run_dir / "progress.csv", self.counters.env_steps)
+        steps = self.counters.env_steps
+        progress_log(self.run_dir).keep(lambda row: int(row["env_steps"]) <= steps)
         self.console.print(f"resumed {self.run_dir} at {self.counters.env_steps:,} env steps "
                            f"({agent.updates:,} updates)")
         return True
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def progress_log(run_dir: str | Path) -> ProgressLog:
+    """RUN_DIR/progress.csv, with the columns every trainer here writes."""
+    return ProgressLog(run_dir, CSV_FIELDS)
 
 
-def _truncate_csv(path: Path, env_steps: int) -> None:
-    """Drop log rows written after the checkpoint: the resumed run writes them again."""
-    if not path.exists():
-        return
-    with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["env_steps"]) <= env_steps]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def append_progress(run_dir: Path, row: dict[str, Any]) -> None:
-    """One evaluation row into RUN_DIR/progress.csv (the format every trainer here writes)."""
-    path = Path(run_dir) / "progress.csv"
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
-def read_progress(run_dir: Path) -> list[dict[str, str]]:
-    path = Path(run_dir) / "progress.csv"
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+def read_progress(run_dir: str | Path) -> list[dict[str, str]]:
+    return progress_log(run_dir).rows()
 
 
 def plot_run(run_dir: str | Path) -> Path | None:
@@ -341,27 +311,7 @@ def plot_run(run_dir: str | Path) -> Path | None:
 
 def plot_runs(run_dirs: list[Path], out: Path | None = None) -> Path | None:
     """Eval return against env steps (exploration counted), one line per run, in one PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    plotted = 0
-    for run_dir in run_dirs:
-        rows = read_progress(run_dir)
-        if rows:
-            ax.plot([int(r["env_steps"]) for r in rows], [float(r["eval_return"]) for r in rows],
-                    marker="o", markersize=3, label=Path(run_dir).name)
-            plotted += 1
-    if not plotted:
-        plt.close(fig)
-        return None
-    ax.set_xlabel("env steps (exploration included)")
-    ax.set_ylabel("mean eval return (noiseless)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    out = out or Path(run_dirs[0]) / "learning_curve.png"
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    curves = [(Path(d).name, [int(r["env_steps"]) for r in rows], [float(r["eval_return"]) for r in rows])
+              for d in run_dirs for rows in [read_progress(d)]]
+    return plot_curves(curves, out or Path(run_dirs[0]) / "learning_curve.png",
+                       xlabel="env steps (exploration included)", ylabel="mean eval return (noiseless)")
