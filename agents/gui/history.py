@@ -52,6 +52,12 @@ def _labels(obs: Observation) -> dict[str, UIElement]:
     return {e.label: e for e in obs.elements if e.label and not is_keyboard(e)}
 
 
+def _switches(obs: Observation) -> dict[str, UIElement]:
+    """Checkable elements by what they are about: a switch's text flips with it ('ON', 'OFF'),
+    its description ('Wi-Fi') does not."""
+    return {e.content_desc or e.label: e for e in obs.elements if e.checkable and (e.content_desc or e.label)}
+
+
 def summarize(before: Observation, after: Observation, action: JSONAction) -> tuple[str, bool]:
     """One sentence on what `action` changed on screen, and whether anything visibly changed."""
     changes: list[str] = []
@@ -59,11 +65,12 @@ def summarize(before: Observation, after: Observation, action: JSONAction) -> tu
         changes.append(f"the app changed from {app_name(before.package)} to {app_name(after.package)}")
     elif before.activity != after.activity:
         changes.append(f"the screen changed to {after.activity.lstrip('.').removesuffix('Activity') or 'another'}")
+    old_switches, new_switches = _switches(before), _switches(after)
+    for name, element in new_switches.items():
+        was = old_switches.get(name)
+        if was is not None and was.checked != element.checked:
+            changes.append(f"'{name}' is now {'on' if element.checked else 'off'}")
     old, new = _labels(before), _labels(after)
-    for label, element in new.items():
-        was = old.get(label)
-        if was is not None and element.checkable and was.checked != element.checked:
-            changes.append(f"'{label}' is now {'on' if element.checked else 'off'}")
     edited = [(e.hint or e.resource_id.rsplit("/", 1)[-1], e.text) for e in after.elements
               if e.editable and e.text and not any(b.editable and b.text == e.text and b.hint == e.hint
                                                    for b in before.elements)]

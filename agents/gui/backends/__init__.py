@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from agents.gui.history import History
 from agents.gui.prompts import Prompt
@@ -65,12 +68,23 @@ class Backend(ABC):
     """One model. `reply` may raise BackendError; anything else it raises is a bug."""
 
     name: str = "backend"
+    threadsafe: bool = True     # False: one reply at a time (a model in this process's memory)
 
     @abstractmethod
     def reply(self, context: StepContext, prompt: Prompt) -> Reply: ...
 
     def close(self) -> None:  # noqa: B027 - most backends hold nothing
         """Release connections or memory."""
+
+
+def chat_messages(prompt: Prompt, image_part: Callable[[np.ndarray], dict[str, Any]]) -> list[dict[str, Any]]:
+    """The prompt as chat messages (the OpenAI shape, which chat templates share): the system text,
+    then one user turn of screenshots (oldest first) and the step text, then any correction."""
+    content = [image_part(image) for image in prompt.images] + [{"type": "text", "text": prompt.text}]
+    if prompt.correction:
+        content.append({"type": "text", "text": prompt.correction})
+    return [{"role": "system", "content": [{"type": "text", "text": prompt.system}]},
+            {"role": "user", "content": content}]
 
 
 def timed(work) -> tuple[Any, float]:

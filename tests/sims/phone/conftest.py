@@ -1,10 +1,8 @@
-"""Fixtures for the phone simulator: in process, over HTTP (a real server on a free port), and as
-a `podium sim phone` daemon process registered with a hub."""
+"""Fixtures for the phone simulator: in process and over HTTP (a real server on a free port); the
+daemon fixture (`sim_daemon`) is shared, in tests/conftest.py."""
 from __future__ import annotations
 
 import pytest
-
-from control.bus.hub import HubClient, wait_for_service
 
 
 @pytest.fixture
@@ -37,12 +35,3 @@ def appium_client(http_phone):
         driver.quit()
     except Exception:
         pass
-
-
-@pytest.fixture
-def sim_daemon(hub, processes):
-    """`podium sim phone` as its own process, with its HTTP side on a free port; yields its name."""
-    processes.podium("sim", "phone", "--name", "sim:phone-test", "--hub", hub.endpoint, "--http", "0")
-    with HubClient(hub.endpoint) as client:
-        wait_for_service(client, "sim:phone-test", timeout=60)
-    return "sim:phone-test"
