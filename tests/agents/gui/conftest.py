@@ -2,9 +2,12 @@
 from a list and keeps every prompt it was given) and a recorder that keeps what the agent records."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agents.gui.backends import Backend, Reply
+from tests.conftest import podium
 
 
 class ScriptedBackend(Backend):
@@ -39,3 +42,22 @@ def scripted():
 @pytest.fixture
 def keeping():
     return KeepingRecorder()
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2vl(tmp_path_factory):
+    """A folder holding a tiny random Qwen2-VL, as a user's local model folder would."""
+    from tests.agents.gui.tiny_vlm import build_tiny_qwen2vl
+
+    return build_tiny_qwen2vl(tmp_path_factory.mktemp("tiny-qwen2-vl"))
+
+
+@pytest.fixture(scope="session")
+def evaluated(tmp_path_factory) -> Path:
+    """One `podium eval gui` run: three templates, two seeds, two phone daemons, offline backend."""
+    run = tmp_path_factory.mktemp("eval") / "run"
+    result = podium("eval", "gui", "--suite", "phone", "--backend", "offline", "--only", "SettingsWifi",
+                    "--only", "SettingsBatteryAnswer", "--only", "ContactsDeleteMissingInfeasible", "--seeds", "2",
+                    "--daemons", "2", "--max-steps", "12", "--run-dir", str(run), timeout=300)
+    assert result.returncode == 0, result.stderr
+    return run
