@@ -3,13 +3,16 @@
 It lives in `agents` because it shows the whole stack (agents may import control; control imports
 none of the packages above it) and joins the CLI through the `podium.commands` entry point.
 
-Starts a hub in this process, an echo daemon and a MuJoCo Humanoid-v5 daemon (4 envs) as separate
-OS processes; lists them, calls the echo service (including a remote error), measures round trips
-for three payload sizes, rolls out the humanoids through the bus as a gymnasium vector env, saves
-a rendered frame, and shuts everything down.
+Starts a hub in this process and four daemons as separate OS processes (echo, MuJoCo Humanoid-v5
+x 4, Pendulum-v1 x 2, the phone simulator); lists them, calls the echo service (including a remote
+error), measures round trips for three payload sizes, rolls out the humanoids through the bus as a
+gymnasium vector env and saves a rendered frame, trains Symphony briefly on Pendulum through the
+bus, solves a phone task with the scripted oracle, runs the GUI agent on four suite tasks with
+episode pages, and shuts everything down.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -88,6 +91,7 @@ def run_demo(console: Console, calls: int = 2000, steps: int = 300, out_dir: Pat
             if symphony_steps:
                 _symphony(console, hub.endpoint, symphony_steps, out_dir)
             console.print(_phone(console, hub.endpoint, out_dir))
+            console.print(_gui_agent(console, hub.endpoint, out_dir))
             for daemon in daemons:
                 daemon.terminate()
             codes = [daemon.wait(10) for daemon in daemons]
@@ -97,7 +101,7 @@ def run_demo(console: Console, calls: int = 2000, steps: int = 300, out_dir: Pat
             if daemon.poll() is None:
                 daemon.kill()
         hub.stop()
-    console.print(f"[bold]8.[/] daemons stopped (exit codes {codes}); "
+    console.print(f"[bold]9.[/] daemons stopped (exit codes {codes}); "
                   f"{'they unregistered from the hub' if gone else 'the hub still lists one'}; hub stopped.")
     console.print(f"\n[bold green]The demo showed[/]: a hub, daemons in their own processes found by "
                   f"name, calls with arrays as raw frames, a remote error re-raised locally, round-trip "
@@ -105,7 +109,8 @@ def run_demo(console: Console, calls: int = 2000, steps: int = 300, out_dir: Pat
                   f"gymnasium vector env, Symphony learning Pendulum through the bus on "
                   f"{'the GPU' if _gpu() else 'the CPU'}, and a phone task (read a text, then add the event "
                   f"it proposes) solved through the bus on the phone simulator, success read from the "
-                  f"apps' state — in {time.perf_counter() - started:.1f} s.")
+                  f"apps' state, and the GUI agent (offline backend) running suite tasks through the bus, "
+                  f"each episode recorded as an HTML page — in {time.perf_counter() - started:.1f} s.")
 
 
 def _services(records: list[dict]) -> Table:
@@ -238,6 +243,32 @@ def _phone(console: Console, hub_endpoint: str, out_dir: Path) -> Table:
         table.add_row(str(i), str(action))
     table.caption = (f"{oracle.steps} actions (optimal {task['optimal_steps']}) in {seconds:.1f} s; success read "
                      f"from the apps' state: {status['success']}; screens: {gif}")
+    return table
+
+
+GUI_TASKS = ["SettingsWifi", "ClockDisableAlarm", "ContactsDeleteMissingInfeasible", "MessagesSendToContact"]
+
+
+def _gui_agent(console: Console, hub_endpoint: str, out_dir: Path) -> Table:
+    """The GUI agent (offline backend: no weights) on four suite tasks through the bus, with its
+    episodes recorded and written as HTML pages."""
+    from agents.gui.episodes import write_pages
+    from agents.gui.evaluate import EvalConfig, Evaluation
+
+    run_dir = out_dir / "gui-agent"
+    console.print(f"[bold]8.[/] the GUI agent (offline backend) on {len(GUI_TASKS)} suite tasks, through the "
+                  f"bus on {PHONE}")
+    config = EvalConfig(only=GUI_TASKS, hub=hub_endpoint, devices=[PHONE], max_steps=15, run_dir=str(run_dir))
+    report = Evaluation(config, console=console).run()
+    index = write_pages(run_dir)
+    table = Table(title="the GUI agent: observe, ground the goal on screen, act; success read from app state")
+    for column in ("task", "goal", "outcome", "steps", "optimal", "success"):
+        table.add_column(column, justify="right" if column in ("steps", "optimal") else "left")
+    goals = {p.name: json.loads((p / "meta.json").read_text())["goal"] for p in (run_dir / "episodes").iterdir()}
+    for row in report["results"]:
+        table.add_row(row["template"], goals[row["episode"]], row["status"], str(row["steps"]), str(row["optimal"]),
+                      "[green]yes[/]" if row["success"] else "[red]no[/]")
+    table.caption = f"episode pages: {index}"
     return table
 
 

@@ -167,8 +167,7 @@ def _cuda() -> bool:
         return False
 
 
-gpu = pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU (torch sees none here): the CUDA-graph "
-                                             "update is checked only on GPU machines")
+gpu = pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU (torch sees none here): checked only on GPU machines")
 
 
 class AppiumServer:

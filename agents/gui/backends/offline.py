@@ -88,10 +88,11 @@ class GoalFacts:
 @lru_cache(maxsize=512)
 def read_goal(goal: str) -> GoalFacts:
     """What the goal asks for, read without knowing which task it is."""
+    wanted = KEEP.sub("", goal)          # "..., but leave airplane mode on": what not to touch is not asked
     facts = GoalFacts(core=goal, question=bool(QUESTION.match(goal)) or goal.rstrip().endswith("?"),
                       creates=bool(CREATE.search(goal)), deletes=bool(DELETE.search(goal)),
-                      words=frozenset(WORD.findall(KEEP.sub("", goal).casefold())),
-                      polarity=True if ON.search(goal) else False if OFF.search(goal) else None)
+                      words=frozenset(WORD.findall(wanted.casefold())),
+                      polarity=True if ON.search(wanted) else False if OFF.search(wanted) else None)
     quoted = QUOTED.findall(goal)
     rest = QUOTED.sub(" ", goal)
     for email in EMAIL.findall(rest):

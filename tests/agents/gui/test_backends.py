@@ -16,7 +16,7 @@ from PIL import Image
 
 from agents.gui.agent import AgentConfig, GuiAgent
 from agents.gui.backends import BackendError, make_backend
-from tests.conftest import free_port
+from tests.conftest import free_port, gpu
 
 OPEN_SETTINGS = 'Reason: settings hold Wi-Fi.\nAction: {"action_type": "open_app", "app_name": "Settings"}'
 DONE = 'Reason: done.\nAction: {"action_type": "status", "goal_status": "complete"}'
@@ -192,3 +192,22 @@ def test_the_tiny_model_sees_the_screenshot(tiny_qwen2vl):
 def test_a_folder_without_a_model_is_a_clear_error(tmp_path):
     with pytest.raises(BackendError, match="not a model folder"):
         make_backend("transformers", model_path=tmp_path)
+
+
+def test_the_model_runs_in_float32_on_cpu_by_default(tiny_qwen2vl):
+    import torch
+
+    backend = make_backend("transformers", model_path=tiny_qwen2vl, device="cpu", max_new_tokens=2)
+    assert next(backend.model.parameters()).dtype == torch.float32
+
+
+@gpu
+def test_the_model_runs_in_bf16_on_cuda(tiny_qwen2vl):
+    import torch
+
+    from agents.gui.prompts import Prompt
+
+    backend = make_backend("transformers", model_path=tiny_qwen2vl, max_new_tokens=8)
+    assert backend.device == "cuda" and next(backend.model.parameters()).dtype == torch.bfloat16
+    reply = backend.reply(None, Prompt("system", "goal", [np.zeros((2400, 1080, 3), np.uint8)]))
+    assert reply.completion_tokens >= 1
