@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agents.gui.backends import Backend, BackendError, Memory, StepContext
-from agents.gui.history import History, describe_action
+from agents.gui.history import History, describe_action, element_name, field_name, is_keyboard
 from agents.gui.parse import Frame, ParseError, parse
 from agents.gui.prompts import PROMPT_VERSION, Prompt, model_image_size, prompt_tokens, template
 from control.phone.action import InvalidAction, JSONAction
@@ -43,12 +43,15 @@ class Step:
     activity: str
     elements: int
     screen_size: list[int]
+    labels: list[str]                       # what the screen said (its element labels, keyboard left out)
+    fields: dict[str, str]                  # its text fields: hint (or id) -> what they read
     prompt_chars: int
     prompt_tokens: int
     images: int
     raw: str
     reasoning: str = ""
     action: dict[str, Any] | None = None
+    target: str = ""                        # the label of the element acted on, if any
     point: list[int] | None = None          # where a tap landed (screen pixels), for drawing
     path: list[list[int]] | None = None     # a drag's start and end
     summary: str = ""
@@ -66,6 +69,8 @@ class EpisodeResult:
     answer: str | None
     steps: list[Step]
     seconds: float
+    final_labels: list[str] = field(default_factory=list)    # what the last screen said
+    final_fields: dict[str, str] = field(default_factory=dict)
 
     @property
     def actions(self) -> int:
@@ -95,7 +100,9 @@ class GuiAgent:
             prompt = self.build_prompt(context, past)
             build_s = time.perf_counter() - t0
             step = Step(number, observation.package, observation.activity, len(observation.elements),
-                        list(observation.screen_size), prompt.chars, prompt_tokens(prompt), len(prompt.images), raw="")
+                        list(observation.screen_size), screen_labels(observation), screen_fields(observation),
+                        prompt.chars,
+                        prompt_tokens(prompt), len(prompt.images), raw="")
             step.seconds = {"observe": observe_s, "build": build_s}
             action = self._decide(context, prompt, observation, step)
             if action is not None and context.avoid and action == context.avoid[0]:
@@ -131,7 +138,8 @@ class GuiAgent:
             if action is not None and action.action_type == "answer":
                 status, answer = "answered", action.text
                 break
-        result = EpisodeResult(goal, status, answer, steps, time.perf_counter() - started)
+        result = EpisodeResult(goal, status, answer, steps, time.perf_counter() - started,
+                               screen_labels(observation), screen_fields(observation))
         if recorder is not None:
             recorder.finish(result, observation.screenshot)
         return result
@@ -192,14 +200,33 @@ class GuiAgent:
 
     @staticmethod
     def _geometry(step: Step, action: JSONAction, before: Observation) -> None:
+        """Where the gesture landed, and the label of the element it landed on (the smallest one
+        holding the point), for the record and for memories."""
+        if action.index is not None and 0 <= action.index < len(before.elements):
+            step.target = element_name(before.elements[action.index])
         try:
             gesture = resolve(action, before)
         except InvalidAction:
             return
         if gesture.point is not None:
             step.point = list(gesture.point)
+            if not step.target:
+                x, y = gesture.point
+                under = [e for e in before.elements if e.label and e.bounds.left <= x < e.bounds.right
+                         and e.bounds.top <= y < e.bounds.bottom]
+                step.target = element_name(min(under, key=lambda e: e.bounds.area)) if under else ""
         if gesture.path is not None:
             step.path = [list(gesture.path[0]), list(gesture.path[1])]
+
+
+def screen_labels(observation: Observation, limit: int = 80) -> list[str]:
+    """The labels a screen shows, in order, without the keyboard's keys and text fields."""
+    return [e.label for e in observation.elements if e.label and not is_keyboard(e) and not e.editable][:limit]
+
+
+def screen_fields(observation: Observation) -> dict[str, str]:
+    """A screen's text fields: what each is for (hint, else id) -> what it reads."""
+    return {field_name(e): e.text for e in observation.elements if e.editable}
 
 
 def _indent(text: str) -> str:

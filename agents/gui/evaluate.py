@@ -16,6 +16,7 @@ import fnmatch
 import json
 import platform
 import queue
+import re
 import subprocess
 import threading
 import time
@@ -38,8 +39,8 @@ from control.errors import PodiumError, RemoteError
 from control.progress import progress_bar
 
 DIFFICULTIES = ("easy", "medium", "hard")
-EPISODE_FIELDS = ("episode", "template", "difficulty", "seed", "success", "status", "steps", "optimal",
-                  "seconds", "device")
+EPISODE_FIELDS = ("episode", "phase", "template", "difficulty", "seed", "success", "status", "steps", "optimal",
+                  "seconds", "device", "memories", "critic")
 
 
 class EvalError(PodiumError):
@@ -73,6 +74,8 @@ class Job:
     seed: int
     template: str | None = None            # a suite template, or
     spec: dict[str, Any] | None = None     # a task file's entry
+    phrasing: int | None = None            # which of the template's goal phrasings (None: drawn from the seed)
+    attempt: int = 0                       # the same instance again (an exploring backend tries it anew)
 
     @property
     def name(self) -> str:
@@ -81,13 +84,27 @@ class Job:
 
 class MemorySource:
     """Where an evaluation gets memories for an episode and gives finished episodes back
-    (EchoTrail implements it; the default has none)."""
+    (agents.echotrail.memory.EchoTrail implements it; this default has none)."""
+
+    write = False
 
     def recall(self, goal: str) -> list[Memory]:
         return []
 
-    def remember(self, goal: str, meta: dict[str, Any], steps: list[dict[str, Any]]) -> None:
+    @staticmethod
+    def prompt(memories: list[Memory]) -> str:
+        return ""
+
+    def remember(self, goal: str, result: Any, **how: Any) -> dict[str, Any] | None:
         return None
+
+
+def suite_templates(hub: str, daemon: str) -> list[str]:
+    """The task templates a phone daemon's harness offers."""
+    from control.bus.hub import connect
+
+    with connect(daemon, hub, timeout=30) as harness:
+        return [t["name"] for t in harness.call("tasks")]
 
 
 def jobs(config: EvalConfig, templates: list[str]) -> list[Job]:
@@ -165,38 +182,42 @@ class Evaluation:
         self.lock = threading.Lock()           # guards results, the progress log, the memory
         self.model_lock = threading.Lock() if not self.backend.threadsafe else None
         self.results: list[dict[str, Any]] = []
+        self.label = "evaluating"
 
     def run(self) -> dict[str, Any]:
+        """Start (or find) the phones, run every job of the config, write and return the report."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         started = time.time()
         with phone_daemons(self.config, self.console) as (hub, names):
-            from control.bus.hub import connect
-
-            with connect(names[0], hub, timeout=30) as harness:
-                templates = [t["name"] for t in harness.call("tasks")]
-            todo = jobs(self.config, templates)
-            self.log = ProgressLog(self.run_dir, EPISODE_FIELDS, name="progress.csv")
-            work: queue.Queue[Job] = queue.Queue()
-            for job in todo:
-                work.put(job)
-            errors: list[BaseException] = []
-            self.pending = len(todo)
-            with progress_bar(self.console, unit="episodes") as progress:
-                bar = progress.add_task("evaluating", total=len(todo))
-                threads = [threading.Thread(target=self._worker, args=(hub, name, work, progress, bar, errors),
-                                            name=f"eval-{name}", daemon=True) for name in names]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
+            todo = jobs(self.config, suite_templates(hub, names[0]))
+            self.run_jobs(hub, names, todo)
         report = self.report(time.time() - started, started)
-        report["not_run"] = self.pending
         self.write_report(report)
-        if self.pending:
-            raise EvalError(f"every phone daemon failed with {self.pending} episodes left (the "
+        if report["not_run"]:
+            raise EvalError(f"every phone daemon failed with {report['not_run']} episodes left (the "
                             f"{len(self.results)} done are in {self.run_dir / 'report.json'}); "
-                            f"first error: {errors[0]}")
+                            f"first error: {self.errors[0]}")
         return report
+
+    def run_jobs(self, hub: str, names: list[str], todo: list[Job], label: str = "evaluating") -> list[dict]:
+        """Run `todo` on the phones `names` (one worker each); returns the rows of this batch."""
+        self.log = ProgressLog(self.run_dir, EPISODE_FIELDS, name="progress.csv")
+        work: queue.Queue[Job] = queue.Queue()
+        for job in todo:
+            work.put(job)
+        self.errors: list[BaseException] = []
+        self.pending = len(todo)
+        self.label, first = label, len(self.results)
+        with progress_bar(self.console, unit="episodes") as progress:
+            bar = progress.add_task(label, total=len(todo))
+            threads = [threading.Thread(target=self._worker, args=(hub, name, work, progress, bar, self.errors),
+                                        name=f"eval-{name}", daemon=True) for name in names]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        self.not_run = self.pending
+        return self.results[first:]
 
     # -- workers -----------------------------------------------------------------------------------
     def _worker(self, hub: str, name: str, work: queue.Queue, progress, bar, errors: list) -> None:
@@ -222,9 +243,10 @@ class Evaluation:
                             self.pending -= 1
                             self.results.append(row)
                             self.log.append(row)
-                            done = sum(r["success"] for r in self.results)
-                            progress.update(bar, advance=1, description=f"evaluating · success {done}/"
-                                            f"{len(self.results)} ({done / len(self.results):.0%})")
+                            done = sum(r["success"] for r in self.results if r["phase"] == self.label)
+                            seen = sum(1 for r in self.results if r["phase"] == self.label)
+                            progress.update(bar, advance=1, description=f"{self.label} · success {done}/{seen} "
+                                            f"({done / seen:.0%})")
                 finally:
                     phone.close()
         except (PodiumError, RemoteError, OSError) as exc:
@@ -237,31 +259,33 @@ class Evaluation:
         if job.spec is not None:
             task = harness.call("setup_custom", job.spec, job.seed)
         else:
-            task = harness.call("setup_task", job.template, job.seed)
-        episode_id = f"{job.index:04d}-{task['name']}-s{job.seed}"
-        meta = {"id": episode_id, "goal": task["goal"], "template": task["name"], "difficulty": task["difficulty"],
-                "kind": task["kind"], "seed": job.seed, "optimal": task["optimal_steps"], "device": device,
-                "backend": self.backend.name, "prompt_version": PROMPT_VERSION,
-                "agent": agent.config.__dict__}
+            task = harness.call("setup_task", job.template, job.seed, job.phrasing)
+        phase = "" if self.label == "evaluating" else re.sub(r"[^a-z0-9]+", "-", self.label.casefold()).strip("-") + "-"
+        episode_id = f"{phase}{job.index:04d}-{task['name']}-s{job.seed}" + (f"-a{job.attempt}" if job.attempt else "")
+        meta = {"id": episode_id, "phase": self.label, "goal": task["goal"], "template": task["name"],
+                "difficulty": task["difficulty"], "kind": task["kind"], "seed": job.seed, "attempt": job.attempt,
+                "optimal": task["optimal_steps"], "device": device, "backend": self.backend.name,
+                "prompt_version": PROMPT_VERSION, "agent": agent.config.__dict__}
         recorder = EpisodeRecorder(self.run_dir / "episodes" / episode_id, meta)
-        with self.lock:
-            memories = self.memory.recall(task["goal"])
+        memories = self.memory.recall(task["goal"])
+        if memories:
+            recorder.judge(memories=[m.task for m in memories], memory_prompt=self.memory.prompt(memories))
         result = agent.run(phone, task["goal"], recorder=recorder, memories=memories)
         status = harness.call("task_status")
-        recorder.judge(success=status["success"], memories=len(memories))
-        if status["success"]:
-            with self.lock:
-                self.memory.remember(task["goal"], recorder.meta, [s.__dict__ for s in result.steps])
-        return {"episode": episode_id, "template": task["name"], "difficulty": task["difficulty"],
-                "seed": job.seed, "success": bool(status["success"]), "status": result.status,
-                "steps": result.actions, "optimal": task["optimal_steps"], "seconds": round(result.seconds, 2),
-                "device": device}
+        verdict = self.memory.remember(task["goal"], result, provenance="task",
+                                       source=f"{task['name']}/s{job.seed}") if self.memory.write else None
+        recorder.judge(success=status["success"], critic=verdict)
+        return {"episode": episode_id, "phase": self.label, "template": task["name"],
+                "difficulty": task["difficulty"], "seed": job.seed, "success": bool(status["success"]),
+                "status": result.status, "steps": result.actions, "optimal": task["optimal_steps"],
+                "seconds": round(result.seconds, 2), "device": device, "memories": len(memories),
+                "critic": None if verdict is None else verdict["accepted"]}
 
     # -- the report --------------------------------------------------------------------------------
-    def report(self, seconds: float, started: float) -> dict[str, Any]:
-        rows = sorted(self.results, key=lambda r: r["episode"])
-        return {"suite": self.config.suite, "backend": self.backend.name, "prompt_version": PROMPT_VERSION,
-                "config": self.config.model_dump(), "episodes": len(rows),
+    def report(self, seconds: float, started: float, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        rows = sorted(self.results if rows is None else rows, key=lambda r: r["episode"])
+        return {"not_run": getattr(self, "not_run", 0), "suite": self.config.suite, "backend": self.backend.name,
+                "prompt_version": PROMPT_VERSION, "config": self.config.model_dump(), "episodes": len(rows),
                 "success_rate": _rate(rows), "by_difficulty": _groups(rows, "difficulty", DIFFICULTIES),
                 "by_template": _groups(rows, "template"), "seconds": round(seconds, 1),
                 "episodes_per_second": round(len(rows) / seconds, 3) if seconds else None,

@@ -29,6 +29,24 @@ def app_name(package: str) -> str:
     return package.rsplit(".", 1)[-1] if package else "?"
 
 
+def field_name(element: UIElement) -> str:
+    """What a text field is for: its hint, else its id."""
+    return element.hint or element.resource_id.rsplit("/", 1)[-1] or element.label
+
+
+def element_name(element: UIElement) -> str:
+    """What a step acted on, named stably: a field by what it is for, a switch by what it
+    switches (its text flips between ON and OFF), anything else by its label."""
+    if element.editable:
+        return field_name(element)
+    return element.content_desc if element.checkable and element.content_desc else element.label
+
+
+def screen_name(package: str, activity: str) -> str:
+    """'com.android.settings', '.NetworkDashboard' -> 'settings/NetworkDashboard': where a step was."""
+    return f"{app_name(package)}/{activity.lstrip('.').removesuffix('Activity') or '?'}"
+
+
 def describe_action(action: JSONAction, before: Observation | None) -> str:
     """'tapped [3] TextView 'Battery'', 'typed "Ada" into [2] EditText 'First name''..."""
     target = ""
@@ -85,8 +103,9 @@ def summarize(before: Observation, after: Observation, action: JSONAction) -> tu
         if appeared:
             changes.append("new on screen: " + ", ".join(repr(a) for a in appeared[:3]) +
                            (f" and {len(appeared) - 3} more" if len(appeared) > 3 else ""))
-        if gone and not appeared:
-            changes.append("gone from screen: " + ", ".join(repr(g) for g in gone[:3]))
+        if gone:
+            changes.append("gone from screen: " + ", ".join(repr(g) for g in gone[:3]) +
+                           (f" and {len(gone) - 3} more" if len(gone) > 3 else ""))
     changed = bool(changes) or not np.array_equal(before.screenshot, after.screenshot)
     if not changes:
         changes.append("the screen looks the same" if not changed else "the screen changed slightly")
@@ -102,6 +121,8 @@ class Anchor:
     summary: str
     effect: bool
     reflection: str = ""
+    screen: str = ""         # where it was taken: screen_name(package, activity)
+    target: str = ""         # the label of the element it acted on, if it named one by index
 
     def line(self) -> str:
         note = f" Note: {self.reflection}" if self.reflection else ""
@@ -118,7 +139,10 @@ class History:
 
     def add(self, before: Observation, after: Observation, action: JSONAction) -> Anchor:
         summary, effect = summarize(before, after, action)
-        anchor = Anchor(len(self.anchors) + 1, action, summary, effect, self._reflect(before, after, action, effect))
+        target = element_name(before.elements[action.index]) if action.index is not None and \
+            0 <= action.index < len(before.elements) else ""
+        anchor = Anchor(len(self.anchors) + 1, action, summary, effect, self._reflect(before, after, action, effect),
+                        screen_name(before.package, before.activity), target)
         self.anchors.append(anchor)
         self._shots = (self._shots + [before.screenshot])[-max(0, self.screens - 1):] if self.screens > 1 else []
         return anchor

@@ -68,7 +68,7 @@ def parse_json(text: str) -> Parsed:
     """An AndroidWorld JSON action anywhere in `text` (fenced, after 'Action:', or bare)."""
     reasoning = _reasoning(text)
     found = None
-    for candidate in _objects(text):
+    for candidate in json_objects(text):
         if isinstance(candidate, dict) and "action_type" in candidate:
             found = candidate
             break
@@ -80,7 +80,7 @@ def parse_json(text: str) -> Parsed:
         raise ParseError(f"the action is not valid: {exc}") from None
 
 
-def _objects(text: str) -> list[Any]:
+def json_objects(text: str) -> list[Any]:
     """Every JSON (or Python-literal) object in `text`, in order."""
     decoder = json.JSONDecoder()
     found: list[Any] = []

@@ -20,130 +20,51 @@ trajectory acted on next scores higher.
 """
 from __future__ import annotations
 
-import calendar
+import random
 import re
-from dataclasses import dataclass, field
-from functools import lru_cache
+import threading
 
 import numpy as np
 
 from agents.embed import Embedder, shared_embedder
 from agents.gui.backends import Backend, Memory, Reply, StepContext, timed
-from agents.gui.history import is_keyboard
+from agents.gui.goal import PHONE, TIME, TRIVIAL, WORD, Value, entry_values, read_goal
+from agents.gui.history import is_keyboard, screen_name
 from agents.gui.prompts import Prompt
 from control.phone.action import JSONAction
 from control.phone.observation import UIElement
 
+NAMEISH = re.compile(r"[A-Z][a-z]+ [A-Z][a-z]+")
+MEMORY_MARGIN = 0.15    # a remembered app is taken if the goal fits it about as well as the best one on screen
 COMMIT = ("Save", "OK", "Done", "Send", "Set", "Add", "Start", "Delete", "Confirm", "Create", "Apply")
-DELETE = re.compile(r"\b(delete|remove|cancel|get rid of|throw away)\b", re.I)
-CHANGE = re.compile(r"\b(change|move|rename|update|edit|make)\b.*\bto\b\s+(.+?)[.!]?$", re.I)
-KEEP = re.compile(r"\b(but )?(leave|keep)\b.*$", re.I)
-WORD = re.compile(r"[a-z0-9]+")
-TRIVIAL = frozenset("on off the a an to my and of in at for ok yes no all is it me by from with".split())
-CREATE = re.compile(r"^\s*(add|create|new|make|write|save|set|schedule|put|start|wake|time|i need an alarm|"
-                    r"i have)\b|\bnew (note|contact|alarm|event)\b", re.I)
-QUESTION = re.compile(r"^\s*(what|how|which|when|who|where|tell|read|look up|check|count|is|are|do)\b", re.I)
-ON = re.compile(r"\b(turn|switch|set|put)\b[^.]*\bon\b|\benable\b|\bactivate\b|\bon\b\.?$", re.I)
-OFF = re.compile(r"\b(turn|switch|set|put)\b[^.]*\boff\b|\bdisable\b|\bdeactivate\b|\boff\b\.?$", re.I)
-TIME = re.compile(r"\b(\d{1,2}):(\d{2})\s*(AM|PM|am|pm)?\b")
-PHONE = re.compile(r"\+?\d[\d ()-]{6,}\d")
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
-QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]")
-MINUTES = re.compile(r"\b(\d{1,3})[- ]minute", re.I)
-DATE = re.compile(r"\b(" + "|".join(calendar.month_name[1:]) + r")\s+(\d{1,2})\b")
-NAME = re.compile(r"\b([A-Z][a-z]+(?: [A-Z][a-z]+)?)\b")
-STOP = {"Turn", "Set", "Add", "Create", "Delete", "Remove", "Text", "Send", "Start", "Switch", "What", "How",
-        "Which", "When", "Make", "Save", "Change", "Move", "Rename", "Reply", "Read", "Put", "Schedule", "Copy",
-        "Look", "Count", "Cancel", "Message", "Write", "Answer", "Wake", "Time", "Tell", "Call", "Show", "Check",
-        "Get", "Throw", "Of", "In", "On", "The", "My", "Is", "Do", "Let", "I", "Wi", "Fi", "Bluetooth",
-        "Wi-Fi", "NFC", "Settings", "Contacts", "Clock", "Notes", "Messages", "Calendar", "Disable", "Enable",
-        "Update", "Open", "Please", "Find", "Note", "Alarm", "Event", "Timer"} | set(calendar.month_name[1:])
-
-
-@dataclass
-class Value:
-    """Something the goal wants entered: its text, and what kind of field takes it."""
-
-    text: str
-    kind: str        # name, phone, email, time, date, minutes, text
-
-
-@dataclass
-class GoalFacts:
-    core: str                                 # the goal without its values: what it is about
-    question: bool
-    creates: bool                             # what the goal names is new (not to be looked up)
-    polarity: bool | None                     # turn something on (True) or off (False)
-    deletes: bool = False
-    new_value: str | None = None              # "... to X": what something is to become
-    words: frozenset = frozenset()            # the goal's words, for labels it names outright
-    targets: list[str] = field(default_factory=list)   # what to switch on or off
-    values: list[Value] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-    hour_minute: tuple[int, int] | None = None
-    date: tuple[int, int] | None = None       # (month, day)
-    minutes: int | None = None
-
-
-@lru_cache(maxsize=512)
-def read_goal(goal: str) -> GoalFacts:
-    """What the goal asks for, read without knowing which task it is."""
-    wanted = KEEP.sub("", goal)          # "..., but leave airplane mode on": what not to touch is not asked
-    facts = GoalFacts(core=goal, question=bool(QUESTION.match(goal)) or goal.rstrip().endswith("?"),
-                      creates=bool(CREATE.search(goal)), deletes=bool(DELETE.search(goal)),
-                      words=frozenset(WORD.findall(wanted.casefold())),
-                      polarity=True if ON.search(wanted) else False if OFF.search(wanted) else None)
-    quoted = QUOTED.findall(goal)
-    rest = QUOTED.sub(" ", goal)
-    for email in EMAIL.findall(rest):
-        facts.values.append(Value(email, "email"))
-        rest = rest.replace(email, " ")
-    for number in PHONE.findall(rest):
-        if not TIME.fullmatch(number.strip()):
-            facts.values.append(Value(number.strip(), "phone"))
-            rest = rest.replace(number, " ")
-    times = TIME.findall(rest)
-    if times:
-        hour, minute, half = times[0]
-        h = int(hour) % 12 + (12 if half.lower() == "pm" else 0) if half else int(hour)
-        facts.hour_minute = (h, int(minute))
-        facts.values.append(Value(f"{h:02d}:{int(minute):02d}", "time"))
-    date = DATE.search(rest)
-    if date:
-        facts.date = (list(calendar.month_name).index(date.group(1)), int(date.group(2)))
-        facts.values.append(Value(f"{facts.date[0]:02d}-{facts.date[1]:02d}", "date"))
-    minutes = MINUTES.search(rest)
-    if minutes:
-        facts.minutes = int(minutes.group(1))
-    facts.values += [Value(q, "text") for q in quoted]
-    facts.names = [n for n in NAME.findall(QUOTED.sub(" ", goal)) if n.split()[0] not in STOP]
-    if not facts.question:
-        facts.values += [Value(n, "name") for n in facts.names if len(n.split()) == 2]
-    change = CHANGE.search(QUOTED.sub(lambda m: m.group(1), goal))
-    if change and not facts.creates:
-        facts.new_value = change.group(2).strip().strip("\"'")
-    if facts.polarity is not None:    # "turn off Wi-Fi and Bluetooth, but leave airplane mode off"
-        named = KEEP.sub("", re.sub(r"\b(turn|switch|set|put|enable|disable|on|off|the|both|please)\b", " ",
-                                    goal, flags=re.I))
-        facts.targets = [t.strip(" .,") for t in re.split(r",|\band\b", named) if t.strip(" .,")]
-    core = QUOTED.sub(" ", goal)
-    for value in facts.values + [Value(n, "name") for n in facts.names]:
-        core = core.replace(value.text, " ")
-    facts.core = re.sub(r"\s+", " ", TIME.sub(" ", core)).strip()
-    return facts
 
 
 class OfflineBackend(Backend):
-    """See the module docstring. `embedder` defaults to the process's shared one."""
+    """See the module docstring. `embedder` defaults to the process's shared one. `explore` > 0
+    makes it an explorer: with that probability a step tries something this episode has not tried
+    on this screen instead of the best-scoring move (what a sampling temperature does for a model);
+    `seed` makes those choices repeatable."""
 
     name = "offline"
 
-    def __init__(self, embedder: Embedder | None = None, *, floor: float = 0.25) -> None:
+    def __init__(self, embedder: Embedder | None = None, *, floor: float = 0.25, explore: float = 0.0,
+                 seed: int = 0) -> None:
         self.embedder = embedder or shared_embedder()
-        self.floor = floor
+        self.floor, self.explore = floor, explore
+        self.rng = random.Random(seed)
+        self.rng_lock = threading.Lock()
 
     def reply(self, context: StepContext, prompt: Prompt) -> Reply:
-        (reason, action), seconds = timed(lambda: Policy(context, self.embedder, self.floor).decide())
+        def decide() -> tuple[str, JSONAction]:
+            policy = Policy(context, self.embedder, self.floor)
+            reason, action = policy.decide()
+            with self.rng_lock:
+                roll, pick = self.rng.random(), self.rng.random()
+            if self.explore and roll < self.explore * (0.5 if action.action_type in ("status", "answer") else 1):
+                return policy.untried(pick) or (reason, action)
+            return reason, action
+
+        (reason, action), seconds = timed(decide)
         return Reply(f"Reason: {reason}\nAction: {action.to_json()}", seconds)
 
 
@@ -165,13 +86,23 @@ class Policy:
 
     # -- the decision ----------------------------------------------------------------------------
     def decide(self) -> tuple[str, JSONAction]:
-        for rule in (self._confirm, self._finished, self._choose_app, self._answer, self._switch, self._seek_switch,
+        for rule in (self._confirm, self._finished, self._choose_app, self._answer, self._remembered, self._switch,
+                     self._seek_switch,
                      self._keypad, self._fill,
                      self._commit, self._infeasible, self._tap, self._scroll):
             found = rule()
             if found is not None and not self._avoided(found[1]):
                 return found
         return "nothing on this screen fits the goal: go back", JSONAction("navigate_back")
+
+    def untried(self, pick: float) -> tuple[str, JSONAction] | None:
+        """Something not yet tried on this screen (`pick` in [0, 1) chooses which): for exploring."""
+        fresh = [e for e in self.elements if e.clickable and e.label and not e.editable
+                 and "systemui" not in e.package and not self._done_here(e.label)]
+        if not fresh:
+            return None
+        element = fresh[int(pick * len(fresh))]
+        return f"exploring: '{element.label}' is untried here", JSONAction("click", index=self.idx(element))
 
     def _avoided(self, action: JSONAction) -> bool:
         return action in self.avoid
@@ -183,13 +114,22 @@ class Policy:
     def at_home(self) -> bool:
         return "launcher" in self.obs.package
 
+    @property
+    def screen(self) -> str:
+        return screen_name(self.obs.package, self.obs.activity)
+
+    def _done_here(self, label: str) -> bool:
+        return any(a.screen == self.screen and a.target.casefold() == label.casefold() and a.effect
+                   for a in self.anchors)
+
     def _memory_targets(self) -> list[str]:
-        """Labels remembered trajectories acted on next, given how far this episode has come."""
-        done = len(self.anchors)
+        """Labels remembered trajectories tapped on this screen that this episode has not tapped here
+        yet (values of the remembered goal left out: this goal has its own)."""
         targets = []
-        for memory in self.c.memories:
-            for step in memory.steps[done:done + 2]:
-                if step.get("target"):
+        for memory in self.c.memories[:1]:      # the best match only: the others are other tasks' habits
+            for step in memory.steps:
+                if step.get("screen") == self.screen and step.get("target") and not step.get("slot") \
+                        and step.get("action") in ("click", "long_press") and not self._done_here(step["target"]):
                     targets.append(step["target"])
         return targets
 
@@ -225,6 +165,33 @@ class Policy:
                 return "every switch the goal names is as it wants", JSONAction("status", goal_status="complete")
         return None
 
+    def _remembered(self) -> tuple[str, JSONAction] | None:
+        """The best-matching remembered success tapped something on this very screen that this
+        episode has not: tap it too. Commits wait until the values are in; a value of the
+        remembered goal (a contact's name) is not this goal's, so it is left to the other rules."""
+        if not self.c.memories:
+            return None
+        memory = self.c.memories[0]
+        shown = {e.label.casefold(): e for e in self.elements if e.label and (e.clickable or e.checkable)}
+        for step in memory.steps:
+            target = step.get("target") or ""
+            if step.get("screen") != self.screen or step.get("slot") or not target or \
+                    step.get("action") not in ("click", "long_press") or self._done_here(target):
+                continue
+            element = shown.get(target.casefold()) or next(
+                (e for e in self.elements if e.checkable and e.content_desc.casefold() == target.casefold()), None)
+            if element is None or self._against_intent(target):
+                continue
+            if element.checkable and self.facts.polarity is not None and element.checked == self.facts.polarity:
+                continue                  # already as this goal wants it
+            if re.search(rf"\b({'|'.join(COMMIT)})\b", target, re.I) and \
+                    not all(self._entered(v) for v in self._entry_values()):
+                continue
+            kind = "long_press" if step.get("action") == "long_press" else "click"
+            return f"a remembered success ({memory.task!r}) tapped '{target}' here", \
+                JSONAction(kind, index=self.idx(element))
+        return None
+
     def _switched(self) -> set[str]:
         """Switches this episode saw in the state the goal wants (set by it, or already so)."""
         want = "on" if self.facts.polarity else "off"
@@ -238,20 +205,20 @@ class Policy:
 
     def _choose_app(self) -> tuple[str, JSONAction] | None:
         """At home or in the wrong app: open the app whose name fits the goal (or the memory's)."""
-        remembered = [m.app for m in self.c.memories if m.app]
         apps = [e for e in self.elements if e.clickable and e.label and self.at_home and not e.editable]
         if not self.at_home and self.anchors:
             return None
-        if remembered:
-            return f"a remembered trajectory used {remembered[0]}", JSONAction("open_app", app_name=remembered[0])
-        if not apps:
-            return None
         if self.facts.question and self._labelled_value() is not None:
             return None    # the answer is on screen already (the status bar, say)
-        labels = [a.label for a in apps]
-        scores = (self.e.similarity(self.facts.core, labels) + self.e.similarity(self.goal, labels)) / 2 \
-            + self._word_overlap(labels)
         opened = [a.action.app_name for a in self.anchors if a.action.action_type == "open_app"]
+        remembered = [m.app for m in self.c.memories[:1] if m.app and m.app not in opened]
+        if remembered and (not apps or self._app_score([remembered[0]])[0] >=
+                           self._app_score([a.label for a in apps]).max() - MEMORY_MARGIN):
+            return f"a remembered success used {remembered[0]}", JSONAction("open_app", app_name=remembered[0])
+        if not apps:
+            return None
+        labels = [a.label for a in apps]
+        scores = self._app_score(labels)
         for i, app in enumerate(apps):
             scores[i] -= 0.3 * opened.count(app.label)     # it was tried and the task is not done
         best = apps[int(scores.argmax())]
@@ -259,6 +226,11 @@ class Policy:
         if float(scores.max()) < 2 * self.floor and not in_drawer:
             return "no app on this page fits the goal: open the app drawer", JSONAction("swipe", direction="up")
         return f"'{best.label}' fits the goal best", JSONAction("open_app", app_name=best.label)
+
+    def _app_score(self, labels: list[str]) -> np.ndarray:
+        """How well each app name fits the goal: its meaning and its words."""
+        return (self.e.similarity(self.facts.core, labels) + self.e.similarity(self.goal, labels)) / 2 \
+            + self._word_overlap(labels)
 
     def named(self, label: str) -> bool:
         """The goal names this label outright: all its words are in the goal (and one is not trivial)."""
@@ -414,7 +386,8 @@ class Policy:
             return first in self.typed and last in self.typed
         if value.kind == "time" and self.facts.hour_minute:
             hour, minute = self.facts.hour_minute
-            return str(hour % 12 or 12) in self.typed and f"{minute:02d}" in self.typed
+            shown = self.typed | {e.text for e in self.elements if e.editable}     # a field may already read it
+            return str(hour % 12 or 12) in shown and f"{minute:02d}" in shown
         if value.kind == "date" and self.facts.date:
             month, day = self.facts.date
             return any(t.endswith(f"-{month:02d}-{day:02d}") for t in self.typed)
@@ -491,16 +464,7 @@ class Policy:
         return None
 
     def _entry_values(self) -> list[Value]:
-        """The values to type into a form. A goal that creates something types all of them; one
-        that changes something types only what it becomes ("... to X"); one that deletes or asks
-        types none (its values name what to find); otherwise (texting, say) all but the names."""
-        facts = self.facts
-        if facts.question or (facts.deletes and not facts.creates):
-            return []
-        if facts.new_value is not None:
-            typed = [v for v in facts.values if v.text in facts.new_value or facts.new_value in v.text]
-            return typed or [Value(facts.new_value, "text")]
-        return [v for v in self._values() if facts.creates or v.kind != "name"]
+        return entry_values(self.facts)
 
     def _commit(self) -> tuple[str, JSONAction] | None:
         """Once every value is in, press the button that commits (Save, OK, Send...)."""
@@ -542,6 +506,9 @@ class Policy:
                 scores[i] += 0.3 + 0.15 * len(WORD.findall(label))   # the longer the name, the surer
             elif len(label.split()) > 4:
                 scores[i] -= 0.25           # a sentence on screen (a message, a note's text) is content, not a control
+            if self.facts.names and NAMEISH.fullmatch(label) and label not in self.facts.names \
+                    and not any(label in n or n in label for n in self.facts.names):
+                scores[i] -= 0.4            # someone else: sharing a first name does not make it them
             if element.resource_id.endswith("/summary"):
                 scores[i] -= 0.3            # a row's second line describes the row; it is not the row
             if element.selected:

@@ -15,7 +15,7 @@ from string import Template
 import numpy as np
 
 HERE = Path(__file__).parent
-NAMES = ("system", "step", "correction", "memories")
+NAMES = ("system", "step", "correction", "memories", "judge_system", "judge")
 
 
 @cache

@@ -1,0 +1,2 @@
+"""EchoTrail: the GUI agent's memory of its own past successes (explore, judge, store, retrieve,
+inject), kept in SQLite and shared over the bus."""

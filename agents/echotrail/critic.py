@@ -1,0 +1,384 @@
+"""The critic: does a trajectory deserve to be remembered? It scores goal completion, coherence and
+efficiency from what the device showed, never from simulator state, and only trajectories over a
+strict threshold are stored.
+
+    OfflineCritic()            evidence on the screens: the values the goal gave were typed and
+                               then shown after a commit, the switches it named flipped the right
+                               way, the item it deletes went, the answer was read off a screen,
+                               a search for what it names found nothing; loops and wasted steps
+    ModelCritic(backend)       a judging prompt to a VLM: the goal, the steps with their effects,
+                               the first and last screens; it answers three scores as JSON
+
+Both take an `Episode` (the goal, the agent's recorded steps, the last screen's labels, how it
+ended) and return a `Verdict`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.echotrail.trajectory import Scores
+from agents.gui.goal import TIME, entry_values, read_goal
+
+COMMIT = re.compile(r"\b(save|ok|done|send|set|add|start|create|apply|confirm|delete|remove|update)\b", re.I)
+DELETE_WORDS = re.compile(r"\b(delete|remove)\b", re.I)
+EMPTY = re.compile(r"\bno \w+ (found|match)|^no \w+$", re.I)
+
+
+@dataclass
+class Episode:
+    goal: str
+    steps: list[dict[str, Any]]              # agents.gui.agent.Step as dicts
+    final_labels: list[str]
+    status: str                              # complete, infeasible, answered, step_limit, failed
+    answer: str | None = None
+    final_fields: dict[str, str] = field(default_factory=dict)
+    first_screenshot: Any = None             # for a model critic; the offline one does not look
+    last_screenshot: Any = None
+
+
+@dataclass
+class Verdict:
+    scores: Scores
+    accepted: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+class Critic:
+    threshold: float = 0.8
+    min_completion: float = 1.0      # every completion check passes: a wrong memory costs more than a lost one
+
+    def judge(self, episode: Episode) -> Verdict:
+        if episode.status not in ("complete", "infeasible", "answered"):
+            return Verdict(Scores(completion=0, coherence=0, efficiency=0), False, [f"it ended by {episode.status}"])
+        scores, reasons = self.score(episode)
+        accepted = scores.completion >= self.min_completion and scores.total >= self.threshold
+        return Verdict(scores, accepted, reasons)
+
+    def score(self, episode: Episode) -> tuple[Scores, list[str]]:
+        raise NotImplementedError
+
+
+class OfflineCritic(Critic):
+    """See the module docstring; each check that fails says why in the verdict's reasons."""
+
+    def __init__(self, threshold: float = 0.8, min_completion: float = 1.0) -> None:
+        self.threshold, self.min_completion = threshold, min_completion
+
+    def score(self, episode: Episode) -> tuple[Scores, list[str]]:
+        reasons: list[str] = []
+        completion = self._completion(episode, reasons)
+        return Scores(completion=completion, coherence=_coherence(episode.steps, reasons),
+                      efficiency=_efficiency(episode.steps, reasons)), reasons
+
+    def _completion(self, episode: Episode, reasons: list[str]) -> float:
+        facts = read_goal(episode.goal)
+        steps = [s for s in episode.steps if s.get("action")]
+        seen = [label for s in episode.steps for label in s.get("labels", [])] + episode.final_labels
+        if not _app_fits(episode, reasons):
+            return 0.0
+        if episode.status == "answered":
+            return _answer_evidence(episode, facts, reasons)
+        if episode.status == "infeasible":
+            named = facts.names or [v.text for v in facts.values]
+            absent = bool(named) and not any(n.casefold() in label.casefold() for n in named for label in seen)
+            if _searched_and_found_nothing(episode, named):
+                return 1.0
+            reasons.append("declared infeasible without a screen showing that what it names is missing")
+            return 0.6 if absent else 0.2
+        checks: list[bool] = []
+
+        def check(ok: bool, why: str) -> None:
+            checks.append(ok)
+            if not ok:
+                reasons.append(why)
+
+        if facts.polarity is not None and facts.targets:
+            want = "on" if facts.polarity else "off"
+            flipped = [m.group(1) for s in steps
+                       for m in re.finditer(rf"'([^']+)' is now {want}", s.get("summary", ""))]
+            for target in facts.targets:
+                check(any(_overlap(target, name) for name in flipped), f"no step shows {target!r} switched {want}")
+        typing = [s for s in steps if s["action"].get("action_type") == "input_text"
+                  and "failed" not in s.get("summary", "")]
+        typed = [s["action"].get("text", "") for s in typing]
+        wanted = [v for v in entry_values(facts) if v.kind in ("text", "name", "phone", "email")]
+        if not facts.deletes or facts.creates:
+            for value in wanted:
+                pieces = value.text.split() if value.kind == "name" else [value.text]
+                check(all(any(piece.casefold() in t.casefold() for t in typed) for piece in pieces),
+                      f"{value.text!r} was never typed")
+            for step in typing:
+                check(_field_fits(step, wanted), f"{step['action'].get('text')!r} went into a field "
+                                                 f"for something else ({step.get('target')!r})")
+        fields = [text for s in episode.steps for text in (s.get("fields") or {}).values()]
+        typed_or_seen = " ".join(typed + seen + fields).casefold()
+        for name in facts.names:
+            check(name.casefold() in typed_or_seen, f"{name!r} was neither typed nor seen")
+        for hour, minute, half in TIME.findall(episode.goal):
+            check(_time_entered(int(hour), int(minute), half, typed, episode.final_labels),
+                  f"the time {hour}:{minute} {half} was not entered")
+        made = _created_what_existed(episode, facts)
+        if made:
+            check(False, f"it made a new item although {made!r} was already on screen")
+        committed = _last_tap_commits(steps)
+        if wanted or facts.hour_minute or facts.minutes or (facts.creates and not facts.targets):
+            check(committed, "the last action before 'complete' did not commit anything")
+            if committed and typed:
+                in_form = " ".join((_commit_step(steps).get("fields") or {}).values()).casefold()
+                missing = [v.text for v in wanted if v.kind != "name" and v.text.casefold() not in in_form]
+                check(not missing, f"{missing[0]!r} was no longer in the form when it was saved" if missing else "")
+            shown = [v for v in wanted if v.kind != "name" or v.text.split()[0] in " ".join(episode.final_labels)]
+            if wanted and committed:
+                check(any(_visible(v.text, episode.final_labels) for v in shown)
+                      or _visible_after_commit(steps, wanted), "after the commit, no value the goal gave is on screen")
+        if facts.minutes:
+            check(any(re.search(rf"(^|\D)0?{facts.minutes}(\D|$)", label) for s in steps[1:]
+                      for label in s.get("labels", []) + episode.final_labels if not label.isdigit()),
+                  f"no screen shows the {facts.minutes} minutes it was to set")
+        if facts.deletes and not facts.creates:
+            subject = facts.names or [v.text for v in facts.values]
+            check(_seen_before_delete(episode, subject), "what it deletes was never on screen before the delete")
+            check(any(DELETE_WORDS.search(s.get("target", "")) for s in steps), "nothing labelled Delete or Remove "
+                                                                                 "was tapped")
+            check(not any(_visible(n, episode.final_labels) for n in subject),
+                  "what it deletes is still on the last screen")
+        if not checks:     # a bare command ("start the stopwatch"): the last tap must match its words
+            check(_last_tap_names_goal(steps, episode.goal), "the last tap does not do what the goal says")
+        if not facts.targets:     # a switch goal is judged by the flips above
+            check(_subject_shown(episode, facts), "the last screen shows nothing the goal is about")
+        return round(sum(checks) / len(checks), 4)
+
+
+FIELD_KINDS = {"name": ("name", "recipient", "to", "contact", "search", "title", "label"),
+               "phone": ("phone", "number", "recipient", "to", "search"),
+               "email": ("email", "mail"),
+               "text": ("title", "text", "note", "message", "label", "subject", "body", "name", "search", "content")}
+
+
+def _created_what_existed(episode: Episode, facts) -> str:
+    """A name the goal gives, seen on a screen before the episode tapped Create/Add/New: the goal
+    meant the existing item (an edit), not a new one. Returns the name, or ''."""
+    for i, step in enumerate(episode.steps):
+        if re.match(r"(create|add|new)\b", step.get("target") or "", re.I):
+            before = " ".join(label for s in episode.steps[:i + 1] for label in s.get("labels", [])).casefold()
+            for name in facts.names:
+                if len(name.split()) > 1 and name.casefold() in before:
+                    return name
+            return ""
+    return ""
+
+
+def _commit_step(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    for step in reversed(steps):
+        if step["action"].get("action_type") not in ("status", "answer", "wait"):
+            return step
+    return {}
+
+
+def _time_entered(hour: int, minute: int, half: str, typed: list[str], final: list[str]) -> bool:
+    """The goal's time was typed (13:30, or 1 and 30) or shows on the last screen (1:30 PM)."""
+    h24 = hour % 12 + (12 if half.lower() == "pm" else 0) if half else hour
+    forms = {f"{h24:02d}:{minute:02d}", f"{h24}:{minute:02d}"}
+    if any(t in forms for t in typed) or (str(hour) in typed and f"{minute:02d}" in typed):
+        return True
+    return any(f"{hour}:{minute:02d}" in label for label in final)
+
+
+def _seen_before_delete(episode: Episode, subject: list[str]) -> bool:
+    for i, step in enumerate(episode.steps):
+        if DELETE_WORDS.search(step.get("target") or ""):
+            before = " ".join(label for s in episode.steps[:i + 1] for label in s.get("labels", [])).casefold()
+            return all(n.casefold() in before for n in subject) if subject else True
+    return False
+
+
+def _field_fits(step: dict[str, Any], wanted) -> bool:
+    """A goal value typed into a field whose hint names its kind (a title not into 'First name')."""
+    text = (step["action"].get("text") or "").casefold()
+    field = (step.get("target") or "").casefold()
+    for value in wanted:
+        if text and (text == value.text.casefold() or text in value.text.casefold().split()):
+            return any(word in field for word in FIELD_KINDS[value.kind]) or not field
+    return True
+
+
+def _app_fits(episode: Episode, reasons: list[str]) -> bool:
+    """Where the goal names an app by a word of its name ('a note' and Notes, 'a message' and
+    Messages), the episode used that app."""
+    words = {w.rstrip("s") for w in re.findall(r"[a-z]+", episode.goal.casefold()) if len(w) > 2}
+    launcher = {label for s in episode.steps if "launcher" in (s.get("package") or "")
+                for label in s.get("labels", []) if len(label.split()) == 1}
+    named = {app for app in launcher if app.casefold().rstrip("s") in words}
+    if not named:
+        return True
+    used = {(s.get("action") or {}).get("app_name", "") for s in episode.steps} | \
+        {(s.get("package") or "").rsplit(".", 1)[-1] for s in episode.steps}
+    used = {u.casefold().rstrip("s") for u in used if u}
+    if any(app.casefold().rstrip("s") in used for app in named):
+        return True
+    reasons.append(f"the goal names {', '.join(sorted(named))} but the episode never used it")
+    return False
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Two names for one thing: the words of one hold the other's ('dark theme', "phone's dark theme")."""
+    x, y = set(re.findall(r"[a-z0-9]+", a.casefold())), set(re.findall(r"[a-z0-9]+", b.casefold()))
+    return bool(x) and bool(y) and (x <= y or y <= x)
+
+
+def _subject_shown(episode: Episode, facts) -> bool:
+    """The last screen shows a word of what the goal is about (its nouns, its values): a saved
+    contact's name, the Notes list's title, the Timer tab."""
+    words = {w.rstrip("s") for w in re.findall(r"[a-z]+", facts.core.casefold()) if len(w) > 3}
+    values = [v.text for v in facts.values] + facts.names
+    text = " ".join(episode.final_labels).casefold()
+    found = {w.rstrip("s") for w in re.findall(r"[a-z]+", text)}
+    return bool(words & found) or any(v.casefold() in text for v in values if v)
+
+
+def _searched_and_found_nothing(episode: Episode, named: list[str]) -> bool:
+    """A search for what the goal names, and the next screen saying nothing matched."""
+    steps = episode.steps
+    for i, step in enumerate(steps):
+        action = step.get("action") or {}
+        if action.get("action_type") != "input_text" or "search" not in step.get("summary", "").casefold():
+            continue
+        if not any(n.casefold() in (action.get("text") or "").casefold() for n in named):
+            continue
+        after = steps[i + 1].get("labels", []) if i + 1 < len(steps) else episode.final_labels
+        if any(EMPTY.search(label) for label in after):
+            return True
+    return False
+
+
+def _answer_evidence(episode: Episode, facts, reasons: list[str]) -> float:
+    """The answer was read off a screen that also showed what the question is about."""
+    answer = (episode.answer or "").strip()
+    if not answer:
+        reasons.append("an empty answer")
+        return 0.0
+    screens = [s.get("labels", []) for s in episode.steps] + [episode.final_labels]
+    holding = [labels for labels in screens if any(_says(label, answer) for label in labels)]
+    if not holding:
+        if not re.fullmatch(r"\d{1,3}", answer):        # a count is counted, not read
+            reasons.append(f"the answer {answer!r} is on no screen it saw")
+            return 0.2
+        holding = screens[-2:]
+    about = {w.rstrip("s") for w in re.findall(r"[a-z]+", facts.core.casefold()) if len(w) > 3} - QUESTION_WORDS
+    named = [n.casefold() for n in facts.names] + [v.text.casefold() for v in facts.values if v.kind == "text"]
+    for labels in holding:
+        text = " ".join(label for label in labels if answer.casefold() not in label.casefold()).casefold()
+        shown = {w.rstrip("s") for w in re.findall(r"[a-z]+", text)}
+        if named and all(n in text for n in named):
+            return 1.0
+        if not named and (not about or about & shown):
+            return 1.0
+    reasons.append("the answer was read off a screen that does not show what the question is about")
+    return 0.4
+
+
+def _says(label: str, answer: str) -> bool:
+    """The label shows the answer: one holds the other, or they give the same numbers ('83%' and
+    '83 percent')."""
+    a, b = label.casefold(), answer.casefold()
+    if a in b and len(a) >= 2 or b in a:
+        return True
+    numbers = re.findall(r"\d+", b)
+    return bool(numbers) and numbers == re.findall(r"\d+", a)
+
+
+QUESTION_WORDS = {"what", "which", "when", "where", "many", "much", "tell", "read", "look", "check", "does",
+                  "have", "there", "phone", "time", "number", "date", "name", "thing", "last", "first", "this"}
+
+
+def _last_tap_commits(steps: list[dict[str, Any]]) -> bool:
+    for step in reversed(steps):
+        kind = step["action"].get("action_type")
+        if kind in ("status", "answer", "wait"):
+            continue
+        summary = step.get("summary", "")
+        closed = any(sign in summary for sign in ("screen changed", "app changed", "gone from screen"))
+        return kind in ("click", "keyboard_enter") and bool(COMMIT.search(step.get("target", "") or "enter")) \
+            and closed
+    return False
+
+
+def _last_tap_names_goal(steps: list[dict[str, Any]], goal: str) -> bool:
+    words = {w.rstrip("s") for w in re.findall(r"[a-z]+", goal.casefold())}
+    for step in reversed(steps):
+        if step["action"].get("action_type") in ("status", "answer", "wait"):
+            continue
+        target = {w.rstrip("s") for w in re.findall(r"[a-z]+", (step.get("target") or "").casefold())}
+        return bool(target & words)
+    return False
+
+
+def _visible(value: str, labels: list[str]) -> bool:
+    folded = value.casefold()
+    return any(folded in label.casefold() for label in labels)
+
+
+def _visible_after_commit(steps: list[dict[str, Any]], wanted) -> bool:
+    """The commit's effect summary names a value (new on screen: 'Ada Lovelace')."""
+    for step in reversed(steps):
+        if step["action"].get("action_type") in ("status", "answer", "wait"):
+            continue
+        summary = step.get("summary", "").casefold()
+        return any(v.text.casefold() in summary for v in wanted)
+    return False
+
+
+def _coherence(steps: list[dict[str, Any]], reasons: list[str]) -> float:
+    if not steps:
+        return 0.0
+    bad = sum(1 for s in steps if s.get("error") or s.get("loop_broken") or s.get("reflection"))
+    if bad:
+        reasons.append(f"{bad} of {len(steps)} steps failed, did nothing or looped")
+    return round(max(0.0, 1 - bad / len(steps)), 4)
+
+
+def _efficiency(steps: list[dict[str, Any]], reasons: list[str]) -> float:
+    """Wasted steps: failures, no-effect steps and returns to a screen already left (A -> B -> A)."""
+    if not steps:
+        return 0.0
+    screens = [f"{s.get('package')}/{s.get('activity')}" for s in steps]
+    backtracks = sum(1 for i in range(2, len(screens)) if screens[i] == screens[i - 2] != screens[i - 1])
+    wasted = backtracks + sum(1 for s in steps if s.get("error") or s.get("reflection"))
+    if wasted:
+        reasons.append(f"{wasted} wasted step{'s' if wasted > 1 else ''} (failed, no effect, or back where it was)")
+    return round(max(0.0, 1 - wasted / max(4, len(steps))), 4)
+
+
+class ModelCritic(Critic):
+    """A VLM as the judge (any agents.gui backend). Its reply must hold a JSON object with
+    completion, coherence and efficiency in [0, 1]; anything else scores zero (never stored)."""
+
+    def __init__(self, backend, threshold: float = 0.8, min_completion: float = 0.8) -> None:
+        self.backend, self.threshold, self.min_completion = backend, threshold, min_completion
+
+    def score(self, episode: Episode) -> tuple[Scores, list[str]]:
+        from agents.gui.backends import BackendError
+        from agents.gui.parse import json_objects
+        from agents.gui.prompts import Prompt, template
+
+        lines = [f"{i}. {s['action']} -> {s.get('summary', '')}" for i, s in enumerate(episode.steps, 1)
+                 if s.get("action")]
+        text = template("judge").substitute(goal=episode.goal, steps="\n".join(lines) or "(none)",
+                                            outcome=episode.status + (f": {episode.answer}" if episode.answer else ""),
+                                            final="\n".join(episode.final_labels[:60]))
+        images = [i for i in (episode.first_screenshot, episode.last_screenshot) if i is not None]
+        try:
+            reply = self.backend.reply(None, Prompt(template("judge_system").template, text, images))
+        except BackendError as exc:
+            return Scores(completion=0, coherence=0, efficiency=0), [f"the judge failed: {exc}"]
+        for found in json_objects(reply.text):
+            if isinstance(found, dict):
+                try:
+                    scores = Scores.model_validate({k: found.get(k) for k in ("completion", "coherence", "efficiency")})
+                except ValueError:
+                    continue
+                return scores, [str(found.get("reason", ""))[:300]]
+        zero = Scores(completion=0, coherence=0, efficiency=0)
+        return zero, [f"the judge's reply holds no scores: {reply.text[:120]!r}"]

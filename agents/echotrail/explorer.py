@@ -1,0 +1,165 @@
+"""The explorer: drives a phone on its own and turns what it finds into memories, with no human
+labels. Through the PhoneDevice interface only, like the agent.
+
+1. Curiosity: for `curiosity_steps` it taps what it has not tapped yet (fewest tries first, on the
+   screens it has seen least), opens apps it has not opened, goes back or home when a screen has
+   nothing new. It notes what it meets: apps, switches and their state, buttons, and the forms
+   behind them (their fields' hints).
+2. Target focus: it proposes concrete goals from what it met ("Turn Bluetooth off", "Open the
+   Timer tab in Clock", "Add a contact with the first name 'Mira'") and pursues each with the
+   agent (any backend), from the home screen. The critic judges each attempt; the sink stores
+   what passes.
+"""
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.gui.agent import GuiAgent
+from agents.gui.history import is_keyboard, screen_name
+from control.phone.action import JSONAction
+from control.phone.device import DeviceError, PhoneDevice
+from control.phone.observation import Observation
+
+CREATE = re.compile(r"^(add|new|create)\b", re.I)
+WORDS = ("Mira", "Juno", "Pavel", "Ilse", "Tomas", "Nadia", "Quill", "Rosa")
+TOPICS = ("garden plan", "road trip", "book club", "tax forms", "piano practice", "pasta recipe")
+
+
+@dataclass
+class Findings:
+    """What curiosity met, per app (the app's name as the launcher shows it)."""
+
+    apps: set[str] = field(default_factory=set)
+    switches: dict[tuple[str, str], bool] = field(default_factory=dict)     # (app, label) -> checked
+    tabs: set[tuple[str, str]] = field(default_factory=set)                 # (app, label)
+    forms: dict[tuple[str, str], list[str]] = field(default_factory=dict)   # (app, create button) -> hints
+    screens: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class ExploreReport:
+    steps: int = 0
+    goals: list[dict[str, Any]] = field(default_factory=list)     # goal, status, accepted, stored id
+    findings: Findings = field(default_factory=Findings)
+
+
+def _tab_bar(observation: Observation) -> list[str]:
+    """Labels of a row of two to five short, clickable texts near the top, one of them selected:
+    the app's tabs."""
+    rows: dict[int, list] = {}
+    for e in observation.elements:
+        top_quarter = e.bounds.top < observation.screen_size[1] // 4
+        if e.clickable and e.label and not e.editable and not e.checkable and top_quarter \
+                and len(e.label.split()) <= 2 and not any(ch.isdigit() for ch in e.label):
+            rows.setdefault(e.bounds.top, []).append(e)
+    for row in rows.values():
+        if 2 <= len(row) <= 5 and any(e.selected for e in row):
+            return [e.label for e in row if not e.selected]
+    return []
+
+
+class Explorer:
+    def __init__(self, device: PhoneDevice, agent: GuiAgent, remember: Callable[[str, Any], dict[str, Any]], *,
+                 curiosity_steps: int = 120, goals: int = 10, seed: int = 0) -> None:
+        self.device, self.agent, self.remember = device, agent, remember
+        self.curiosity_steps, self.goals = curiosity_steps, goals
+        self.rng = random.Random(seed)
+        self.tried: Counter = Counter()          # (screen, label) -> taps
+        self.report = ExploreReport()
+        self._app = ""                           # the app last opened (launcher name)
+        self._pending_form: tuple[str, str] | None = None
+
+    def run(self) -> ExploreReport:
+        self.curiosity()
+        for goal in self.propose()[:self.goals]:
+            self.pursue(goal)
+        return self.report
+
+    # -- curiosity ---------------------------------------------------------------------------------
+    def curiosity(self) -> None:
+        observation = self.device.reset()
+        for _ in range(self.curiosity_steps):
+            self.note(observation)
+            action = self.next_action(observation)
+            try:
+                self.device.act(action)
+            except DeviceError:
+                pass                               # refused (a stale index): look again
+            self.report.steps += 1
+            observation = self.device.observe()
+
+    def next_action(self, observation: Observation) -> JSONAction:
+        screen = screen_name(observation.package, observation.activity)
+        elements = [e for e in observation.elements if e.clickable and e.label and not e.editable
+                    and not is_keyboard(e) and "systemui" not in e.package]
+        if "launcher" in observation.package:
+            unopened = [e.label for e in elements if (screen, e.label) not in self.tried]
+            if unopened:
+                label = self.rng.choice(unopened)
+                self.tried[(screen, label)] += 1
+                self._app = label
+                return JSONAction("open_app", app_name=label)
+            self.tried.clear()                     # every app opened: another round, deeper
+            return JSONAction("swipe", direction="up")
+        fresh = [e for e in elements if self.tried[(screen, e.label)] == 0]
+        if fresh:
+            element = self.rng.choice(fresh)
+        elif self.rng.random() < 0.5:
+            return JSONAction("navigate_back")
+        else:
+            element = min(elements, key=lambda e: (self.tried[(screen, e.label)], self.rng.random()), default=None)
+            if element is None:
+                return JSONAction("navigate_home")
+        self.tried[(screen, element.label)] += 1
+        if CREATE.match(element.label):
+            self._pending_form = (self._app, element.label)
+        return JSONAction("click", index=observation.elements.index(element))
+
+    def note(self, observation: Observation) -> None:
+        findings = self.report.findings
+        app = self._app if "launcher" not in observation.package else ""
+        findings.screens[screen_name(observation.package, observation.activity)] += 1
+        if "launcher" in observation.package:
+            findings.apps.update(e.label for e in observation.elements if e.clickable and e.label and not e.editable)
+            return
+        for element in observation.elements:
+            name = element.content_desc or element.label
+            if element.class_name.endswith(("Switch", "CheckBox")) and name and name.upper() not in ("ON", "OFF") \
+                    and len(name) < 30:
+                findings.switches[(app, name)] = bool(element.checked)
+        findings.tabs.update((app, label) for label in _tab_bar(observation))
+        hints = [e.hint for e in observation.elements if e.editable and e.hint and "search" not in e.hint.casefold()]
+        if self._pending_form and hints:
+            findings.forms.setdefault(self._pending_form, hints)
+            self._pending_form = None
+
+    # -- target focus ------------------------------------------------------------------------------
+    def propose(self) -> list[str]:
+        """Concrete goals from what curiosity met, shuffled (seeded)."""
+        findings, goals = self.report.findings, []
+        for (_, label), checked in sorted(findings.switches.items()):
+            goals.append(f"Turn {label} {'off' if checked else 'on'}.")
+        for app, label in sorted(findings.tabs):
+            if app:
+                goals.append(f"Open the {label} tab in {app}.")
+        for (app, button), hints in sorted(findings.forms.items()):
+            words = [h for h in hints if re.search(r"title|name|label|message|subject", h, re.I)]
+            if not words:
+                continue                  # a form of numbers and dates: no goal a word can name
+            value = self.rng.choice(WORDS) if "name" in words[0].casefold() else self.rng.choice(TOPICS)
+            goals.append(f'{button} in {app} with the {words[0].lower()} "{value}".')
+        self.rng.shuffle(goals)
+        return goals
+
+    def pursue(self, goal: str) -> None:
+        self.device.reset()
+        result = self.agent.run(self.device, goal)
+        verdict = self.remember(goal, result)
+        self.report.steps += result.actions
+        self.report.goals.append({"goal": goal, "status": result.status, "steps": result.actions,
+                                  "accepted": verdict.get("accepted"), "id": verdict.get("id")})

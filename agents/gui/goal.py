@@ -1,0 +1,153 @@
+"""Reading a goal in words for what any GUI task is made of, without knowing which task it is:
+the values to enter (quoted text, names, phone numbers, emails, times, dates, durations), whether
+something is to be switched on or off, created, changed or deleted, and whether it is a question.
+
+Shared by the offline policy (what to type, what to tap) and EchoTrail (`goal_key`: the goal with
+its values replaced by what kind of value they are, so "Text Pedro: 'hi'" and "Message Amara
+'thanks'" look alike to retrieval).
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+DELETE = re.compile(r"\b(delete|remove|cancel|get rid of|throw away)\b", re.I)
+CHANGE = re.compile(r"\b(change|move|rename|update|edit|make)\b.*\bto\b\s+(.+?)[.!]?$", re.I)
+KEEP = re.compile(r"\b(but )?(leave|keep)\b.*$", re.I)
+WORD = re.compile(r"[a-z0-9]+")
+TRIVIAL = frozenset("on off the a an to my and of in at for ok yes no all is it me by from with".split())
+CREATE = re.compile(r"^\s*(add|create|new|make|write|save|set|schedule|put|start|wake|time|i need an alarm|"
+                    r"i have)\b|\bnew (note|contact|alarm|event)\b", re.I)
+QUESTION = re.compile(r"^\s*(what|how|which|when|who|where|tell|read|look up|check|count|is|are|do)\b", re.I)
+ON = re.compile(r"\b(turn|switch|set|put)\b[^.]*\bon\b|\benable\b|\bactivate\b|\bon\b\.?$", re.I)
+OFF = re.compile(r"\b(turn|switch|set|put)\b[^.]*\boff\b|\bdisable\b|\bdeactivate\b|\boff\b\.?$", re.I)
+TIME = re.compile(r"\b(\d{1,2}):(\d{2})\s*(AM|PM|am|pm)?\b")
+PHONE = re.compile(r"\+?\d[\d ()-]{6,}\d")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]")
+MINUTES = re.compile(r"\b(\d{1,3})[- ]minute", re.I)
+DATE = re.compile(r"\b(" + "|".join(calendar.month_name[1:]) + r")\s+(\d{1,2})\b")
+NAME = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)*\b")
+STOP = {"Turn", "Set", "Add", "Create", "Delete", "Remove", "Text", "Send", "Start", "Switch", "What", "How",
+        "Which", "When", "Make", "Save", "Change", "Move", "Rename", "Reply", "Read", "Put", "Schedule", "Copy",
+        "Look", "Count", "Cancel", "Message", "Write", "Answer", "Wake", "Time", "Tell", "Call", "Show", "Check",
+        "Get", "Throw", "Of", "In", "On", "The", "My", "Is", "Do", "Let", "I", "Wi", "Fi", "Bluetooth",
+        "Wi-Fi", "NFC", "Settings", "Contacts", "Clock", "Notes", "Messages", "Calendar", "Disable", "Enable",
+        "Update", "Open", "Please", "Find", "Note", "Alarm", "Event", "Timer"} | set(calendar.month_name[1:])
+
+
+@dataclass
+class Value:
+    """Something the goal wants entered: its text, and what kind of field takes it."""
+
+    text: str
+    kind: str        # name, phone, email, time, date, minutes, text
+
+
+@dataclass
+class GoalFacts:
+    core: str                                 # the goal without its values: what it is about
+    question: bool
+    creates: bool                             # what the goal names is new (not to be looked up)
+    polarity: bool | None                     # turn something on (True) or off (False)
+    deletes: bool = False
+    new_value: str | None = None              # "... to X": what something is to become
+    words: frozenset = frozenset()            # the goal's words, for labels it names outright
+    targets: list[str] = field(default_factory=list)   # what to switch on or off
+    values: list[Value] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    hour_minute: tuple[int, int] | None = None
+    date: tuple[int, int] | None = None       # (month, day)
+    minutes: int | None = None
+
+
+@lru_cache(maxsize=512)
+def read_goal(goal: str) -> GoalFacts:
+    """What the goal asks for, read without knowing which task it is."""
+    wanted = KEEP.sub("", goal)          # "..., but leave airplane mode on": what not to touch is not asked
+    facts = GoalFacts(core=goal, question=bool(QUESTION.match(goal)) or goal.rstrip().endswith("?"),
+                      creates=bool(CREATE.search(goal)), deletes=bool(DELETE.search(goal)),
+                      words=frozenset(WORD.findall(wanted.casefold())),
+                      polarity=True if ON.search(wanted) else False if OFF.search(wanted) else None)
+    quoted = QUOTED.findall(goal)
+    rest = QUOTED.sub(" ", goal)
+    for email in EMAIL.findall(rest):
+        facts.values.append(Value(email, "email"))
+        rest = rest.replace(email, " ")
+    for number in PHONE.findall(rest):
+        if not TIME.fullmatch(number.strip()):
+            facts.values.append(Value(number.strip(), "phone"))
+            rest = rest.replace(number, " ")
+    times = TIME.findall(rest)
+    if times:
+        hour, minute, half = times[0]
+        h = int(hour) % 12 + (12 if half.lower() == "pm" else 0) if half else int(hour)
+        facts.hour_minute = (h, int(minute))
+        facts.values.append(Value(f"{h:02d}:{int(minute):02d}", "time"))
+    date = DATE.search(rest)
+    if date:
+        facts.date = (list(calendar.month_name).index(date.group(1)), int(date.group(2)))
+        facts.values.append(Value(f"{facts.date[0]:02d}-{facts.date[1]:02d}", "date"))
+    minutes = MINUTES.search(rest)
+    if minutes:
+        facts.minutes = int(minutes.group(1))
+    facts.values += [Value(q, "text") for q in quoted]
+    facts.names = names(QUOTED.sub(" ", goal))
+    if not facts.question:
+        facts.values += [Value(n, "name") for n in facts.names if len(n.split()) == 2]
+    change = CHANGE.search(QUOTED.sub(lambda m: m.group(1), goal))
+    if change and not facts.creates:
+        facts.new_value = change.group(2).strip().strip("\"'")
+    if facts.polarity is not None:    # "turn off Wi-Fi and Bluetooth, but leave airplane mode off"
+        named = KEEP.sub("", re.sub(r"\b(turn|switch|set|put|enable|disable|on|off|the|both|please)\b", " ",
+                                    goal, flags=re.I))
+        facts.targets = [t.strip(" .,") for t in re.split(r",|\band\b", named) if t.strip(" .,")]
+    core = QUOTED.sub(" ", goal)
+    for value in facts.values + [Value(n, "name") for n in facts.names]:
+        core = core.replace(value.text, " ")
+    facts.core = re.sub(r"\s+", " ", TIME.sub(" ", core)).strip()
+    return facts
+
+
+def names(text: str) -> list[str]:
+    """Capitalised names ("Ada Lovelace", "Pedro"): runs of capitalised words, less the command
+    and domain words that start sentences ("Text Pedro Varga" -> "Pedro Varga"); two words at most."""
+    found = []
+    for run in NAME.finditer(text):
+        words = [w for w in run.group(0).split() if w not in STOP]
+        if run.start() == len(text) - len(text.lstrip()) and len(words) == 1 and len(run.group(0).split()) == 1:
+            continue           # one capitalised word opening the sentence is its verb ("Append ..."), not a name
+        if words:
+            found.append(" ".join(words[:2]))
+    return found
+
+
+def entry_values(facts: GoalFacts) -> list[Value]:
+    """The values to type into a form. A goal that creates something types all of them; one that
+    changes something types only what it becomes ("... to X"); one that deletes or asks types none
+    (its values name what to find); otherwise (texting, say) all but the names."""
+    if facts.question or (facts.deletes and not facts.creates):
+        return []
+    if facts.new_value is not None:
+        typed = [v for v in facts.values if v.text in facts.new_value or facts.new_value in v.text]
+        return typed or [Value(facts.new_value, "text")]
+    return [v for v in facts.values if facts.creates or v.kind != "name"]
+
+
+KIND_WORDS = {"name": "someone", "phone": "a phone number", "email": "an email address", "time": "a time",
+              "date": "a date", "text": "something"}
+
+
+@lru_cache(maxsize=2048)
+def goal_key(goal: str) -> str:
+    """The goal with each value replaced by a word for its kind: what retrieval compares."""
+    facts = read_goal(goal)
+    key = goal
+    for value in sorted(facts.values + [Value(n, "name") for n in facts.names], key=lambda v: -len(v.text)):
+        key = key.replace(f'"{value.text}"', KIND_WORDS[value.kind]).replace(value.text, KIND_WORDS[value.kind])
+    for hour, minute, half in TIME.findall(key):
+        key = key.replace(f"{hour}:{minute}" + (f" {half}" if half else ""), "a time")
+    key = DATE.sub("a date", MINUTES.sub("some minute", key))
+    return re.sub(r"\s+", " ", key).strip()
