@@ -65,9 +65,12 @@ class OfflineCritic(Critic):
 
     def __init__(self, threshold: float = 0.8, min_completion: float = 1.0) -> None:
         self.threshold, self.min_completion = threshold, min_completion
+        self.apps: set[str] = set()      # every app name seen on a launcher screen so far: the phone's apps
 
     def score(self, episode: Episode) -> tuple[Scores, list[str]]:
         reasons: list[str] = []
+        self.apps |= {label for s in episode.steps if "launcher" in (s.get("package") or "")
+                      for label in s.get("labels", []) if len(label.split()) == 1 and label[:1].isupper()}
         completion = self._completion(episode, reasons)
         return Scores(completion=completion, coherence=_coherence(episode.steps, reasons),
                       efficiency=_efficiency(episode.steps, reasons)), reasons
@@ -76,7 +79,7 @@ class OfflineCritic(Critic):
         facts = read_goal(episode.goal)
         steps = [s for s in episode.steps if s.get("action")]
         seen = [label for s in episode.steps for label in s.get("labels", [])] + episode.final_labels
-        if not _app_fits(episode, reasons):
+        if not _app_fits(episode, self.apps, reasons):
             return 0.0
         if episode.status == "answered":
             return _answer_evidence(episode, facts, reasons)
@@ -121,7 +124,8 @@ class OfflineCritic(Critic):
                   f"the time {hour}:{minute} {half} was not entered")
         made = _created_what_existed(episode, facts)
         if made:
-            check(False, f"it made a new item although {made!r} was already on screen")
+            check(False, f"it made a new item although {made!r} was already there")
+        specific = len(checks)            # the checks above hold for any goal; what follows is about this one
         committed = _last_tap_commits(steps)
         if wanted or facts.hour_minute or facts.minutes or (facts.creates and not facts.targets):
             check(committed, "the last action before 'complete' did not commit anything")
@@ -144,7 +148,9 @@ class OfflineCritic(Critic):
                                                                                  "was tapped")
             check(not any(_visible(n, episode.final_labels) for n in subject),
                   "what it deletes is still on the last screen")
-        if not checks:     # a bare command ("start the stopwatch"): the last tap must match its words
+        if committed and re.search(r"\b(save|done|ok|apply)\b", _commit_step(steps).get("target", ""), re.I):
+            check(_changed_before_commit(steps), "it saved a form it had not changed")
+        if len(checks) == specific:     # a bare command ("start the stopwatch"): the last tap must match its words
             check(_last_tap_names_goal(steps, episode.goal), "the last tap does not do what the goal says")
         if not facts.targets:     # a switch goal is judged by the flips above
             check(_subject_shown(episode, facts), "the last screen shows nothing the goal is about")
@@ -158,16 +164,28 @@ FIELD_KINDS = {"name": ("name", "recipient", "to", "contact", "search", "title",
 
 
 def _created_what_existed(episode: Episode, facts) -> str:
-    """A name the goal gives, seen on a screen before the episode tapped Create/Add/New: the goal
-    meant the existing item (an edit), not a new one. Returns the name, or ''."""
+    """The episode tapped Create/Add/New although the goal's item exists: its name was on a screen
+    before, or the goal speaks of it as existing ("Ada Lovelace's contact"). Returns the name, or ''."""
+    possessive = {m.group(1) for m in re.finditer(r"\b([A-Z][a-z]+ [A-Z][a-z]+)'s\b", episode.goal)}
     for i, step in enumerate(episode.steps):
         if re.match(r"(create|add|new)\b", step.get("target") or "", re.I):
             before = " ".join(label for s in episode.steps[:i + 1] for label in s.get("labels", [])).casefold()
             for name in facts.names:
-                if len(name.split()) > 1 and name.casefold() in before:
+                if len(name.split()) > 1 and (name.casefold() in before or name in possessive):
                     return name
             return ""
     return ""
+
+
+def _changed_before_commit(steps: list[dict[str, Any]]) -> bool:
+    """Something was typed or switched since the form opened (the last screen change before the commit)."""
+    commit = max(i for i, s in enumerate(steps) if s["action"].get("action_type") not in ("status", "answer", "wait"))
+    for step in reversed(steps[:commit]):
+        if step["action"].get("action_type") == "input_text" or " is now " in step.get("summary", ""):
+            return True
+        if "screen changed" in step.get("summary", "") or "app changed" in step.get("summary", ""):
+            return False
+    return False
 
 
 def _commit_step(steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -204,13 +222,11 @@ def _field_fits(step: dict[str, Any], wanted) -> bool:
     return True
 
 
-def _app_fits(episode: Episode, reasons: list[str]) -> bool:
+def _app_fits(episode: Episode, apps: set[str], reasons: list[str]) -> bool:
     """Where the goal names an app by a word of its name ('a note' and Notes, 'a message' and
     Messages), the episode used that app."""
     words = {w.rstrip("s") for w in re.findall(r"[a-z]+", episode.goal.casefold()) if len(w) > 2}
-    launcher = {label for s in episode.steps if "launcher" in (s.get("package") or "")
-                for label in s.get("labels", []) if len(label.split()) == 1}
-    named = {app for app in launcher if app.casefold().rstrip("s") in words}
+    named = {app for app in apps if app.casefold().rstrip("s") in words}
     if not named:
         return True
     used = {(s.get("action") or {}).get("app_name", "") for s in episode.steps} | \

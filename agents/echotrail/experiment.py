@@ -48,8 +48,8 @@ class MemoryConfig(BaseModel):
     split_seed: int = 0
     holdout: float = Field(0.2, ge=0, lt=1)    # the share of templates kept out entirely
     train_seeds: int = Field(3, ge=1)
-    train_attempts: int = Field(3, ge=1)
-    explore: float = Field(0.3, ge=0, le=1)    # the exploring backend's chance of an untried move
+    train_attempts: int = Field(6, ge=1)     # tries per training instance until the critic accepts one
+    explore: float = Field(0.35, ge=0, le=1)   # the exploring backend's chance of a runner-up move
     curiosity_steps: int = Field(150, ge=0)    # per phone
     explore_goals: int = Field(12, ge=0)       # per phone
     k: int = Field(3, ge=1)
@@ -129,23 +129,29 @@ class MemoryExperiment:
 
             main: Any = RemoteMemory(self.memory.memory_service, hub=hub)
         else:
-            main = MemoryStore(self.memory.memory_db or self.run_dir / "memory.db")
+            main = MemoryStore(self.memory.memory_db or _fresh(self.run_dir / "memory.db"))
         stores = {"main": main}
         if self.memory.ablations:
-            stores["all"] = MemoryStore(self.run_dir / "memory-no-critic.db")
+            stores["all"] = MemoryStore(_fresh(self.run_dir / "memory-no-critic.db"))
         return stores
 
     def _build(self, hub: str, names: list[str], templates: dict, held_in: list[str],
                stores: dict[str, Any]) -> dict[str, Any]:
         echo = EchoTrail(stores["main"], k=self.memory.k, keep_all=stores.get("all"))
         explored = self._explore(hub, names, echo)
-        rows = []
+        rows: list[dict[str, Any]] = []
+        solved: set[tuple[str, int]] = set()       # instances the critic accepted an attempt of
         for attempt, jobs in enumerate(training_jobs(templates, held_in, self.memory.train_seeds,
                                                       self.memory.train_attempts)):
+            jobs = [j for j in jobs if (j.template, j.seed) not in solved]   # try again only what is unsolved
+            if not jobs:
+                break
             backend = self.backend if attempt == 0 else \
                 make_backend(self.config.backend, **{**self.config.backend_options, **self._exploring(attempt)})
             run = Evaluation(self.config, backend=backend, memory=echo, console=self.console)
-            rows += run.run_jobs(hub, names, jobs, label=f"train {attempt + 1}/{self.memory.train_attempts}")
+            batch = run.run_jobs(hub, names, jobs, label=f"train {attempt + 1}/{self.memory.train_attempts}")
+            solved |= {(r["template"], r["seed"]) for r in batch if r["critic"]}
+            rows += batch
         return {"explored": explored, "training": rows}
 
     def _exploring(self, attempt: int) -> dict[str, Any]:
@@ -236,6 +242,13 @@ class MemoryExperiment:
         plot_bars([*groups, "held-out instances", "held-out templates"], series, self.run_dir / "memory.png",
                   ylabel="success rate", title="EchoTrail: memory on and off, held-out tasks", ymax=1)
         self.console.print(table(report))
+
+
+def _fresh(path: Path) -> Path:
+    """A run's own store starts empty: a memory left by an earlier run would leak into this one's split."""
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    return path
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

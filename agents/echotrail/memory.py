@@ -35,8 +35,10 @@ class EchoTrail:
             if hit.trajectory.intent.casefold() in intents:
                 continue
             intents.add(hit.trajectory.intent.casefold())
+            relevance = hit.semantic if hit.semantic is not None else (hit.lexical or 0.0)
             memories.append(Memory(task=hit.trajectory.intent, app=hit.trajectory.app,
-                                   steps=[s.model_dump() for s in hit.trajectory.steps], score=hit.score))
+                                   steps=[s.model_dump() for s in hit.trajectory.steps], score=hit.score,
+                                   relevance=round(relevance, 4)))
         return memories[:self.k]
 
     @staticmethod

@@ -125,10 +125,20 @@ def from_episode(goal: str, steps: list[dict[str, Any]], *, status: str, answer:
     memory_steps = abstract(goal, steps, values)
     if not memory_steps:
         raise TrajectoryError("an episode without one action has nothing to remember")
-    opened = [s["action"].get("app_name") for s in steps if s.get("action")
-              and s["action"].get("action_type") == "open_app"]
-    app = opened[-1] if opened else next((s.screen.split("/")[0] for s in memory_steps
-                                          if not s.screen.startswith("nexuslauncher")), "")
+    app = _app_of(steps)
     return Trajectory.parse({"intent": goal, "app": app, "steps": [s.model_dump() for s in memory_steps],
                              "outcome": status, "answer": answer, "scores": scores.model_dump(),
                              "provenance": provenance, "source": source})
+
+
+def _app_of(steps: list[dict[str, Any]]) -> str:
+    """The app the task was done in: the one its last action happened in, by the name it was
+    opened with where it was opened by name (the launcher's name), else by its package."""
+    acted = [s for s in steps if s.get("action") and "launcher" not in (s.get("package") or "")
+             and s["action"].get("action_type") not in ("status", "answer", "wait")]
+    if not acted:
+        return ""
+    package = acted[-1].get("package") or ""
+    named = [step["action"].get("app_name", "") for step, after in zip(steps, steps[1:])
+             if (step.get("action") or {}).get("action_type") == "open_app" and after.get("package") == package]
+    return named[-1] if named else package.rsplit(".", 1)[-1]

@@ -44,8 +44,16 @@ def eval_group() -> None:
 @click.option("--device", "devices", multiple=True, help="A phone daemon's name on --hub (repeatable).")
 @click.option("--run-dir", default="runs/eval-gui", show_default=True, type=click.Path(file_okay=False))
 @click.option("--pages/--no-pages", default=True, show_default=True, help="Write the HTML episode pages.")
+@click.option("--memory", type=click.Choice(["on", "off"]),
+              help="EchoTrail on held-out tasks: on builds memory (exploration + training instances) and "
+                   "compares with off on instances never stored; off runs the held-out baseline alone.")
+@click.option("--ablations", is_flag=True, help="--memory on: also no critic, lexical only, semantic only.")
+@click.option("--split-seed", default=0, show_default=True, help="--memory: the seed fixing the held-out split.")
+@click.option("--memory-db", type=click.Path(dir_okay=False), help="--memory: the store (default RUN/memory.db).")
+@click.option("--memory-service", metavar="NAME", help="--memory: use this memory service on the hub instead.")
 def eval_gui(suite, backend, model, base_url, api_key_env, timeout, tasks_file, only, seeds, daemons, max_steps,
-             history_screens, no_compress, hub, devices, run_dir, pages) -> None:
+             history_screens, no_compress, hub, devices, run_dir, pages, memory, ablations, split_seed, memory_db,
+             memory_service) -> None:
     """Run the GUI agent on the phone task suite through the bus and report success per difficulty."""
     from pydantic import ValidationError
 
@@ -65,6 +73,20 @@ def eval_gui(suite, backend, model, base_url, api_key_env, timeout, tasks_file, 
                             only=list(only), seeds=seeds, daemons=daemons, max_steps=max_steps,
                             history_screens=history_screens, compress_history=not no_compress, hub=hub,
                             devices=list(devices), run_dir=run_dir)
+        if memory:
+            from agents.echotrail.experiment import MemoryConfig, MemoryExperiment
+            from agents.echotrail.store import StoreError
+
+            settings = MemoryConfig(memory=memory, ablations=ablations, split_seed=split_seed, memory_db=memory_db,
+                                    memory_service=memory_service)
+            try:
+                MemoryExperiment(config, settings, console=console).run()
+            except StoreError as exc:
+                fail(str(exc))
+            index = write_pages(run_dir) if pages else None
+            console.print(f"report: {Path(run_dir) / 'memory-report.md'}, plot: {Path(run_dir) / 'memory.png'}"
+                          + (f", episodes: {index}" if index else ""))
+            return
         report = Evaluation(config, console=console).run()
     except (ValidationError, EvalError, BackendError) as exc:
         fail(str(exc))

@@ -14,14 +14,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 DELETE = re.compile(r"\b(delete|remove|cancel|get rid of|throw away)\b", re.I)
-CHANGE = re.compile(r"\b(change|move|rename|update|edit|make)\b.*\bto\b\s+(.+?)[.!]?$", re.I)
+CHANGE = re.compile(r"\b(change|move|rename|update|edit|make)\b.*\bto\b\s+(.+?)[.!]?$"
+                    r"|\b(should|to) be (?:called|named|titled)\s+(.+?)[.!]?$", re.I)
 KEEP = re.compile(r"\b(but )?(leave|keep)\b.*$", re.I)
 WORD = re.compile(r"[a-z0-9]+")
 TRIVIAL = frozenset("on off the a an to my and of in at for ok yes no all is it me by from with".split())
 CREATE = re.compile(r"^\s*(add|create|new|make|write|save|set|schedule|put|start|wake|time|i need an alarm|"
                     r"i have)\b|\bnew (note|contact|alarm|event)\b", re.I)
 QUESTION = re.compile(r"^\s*(what|how|which|when|who|where|tell|read|look up|check|count|is|are|do)\b", re.I)
-ON = re.compile(r"\b(turn|switch|set|put)\b[^.]*\bon\b|\benable\b|\bactivate\b|\bon\b\.?$", re.I)
+# "on" as a state, not a preposition: "Wi-Fi on", "on." -- but not "on my phone", "on December 3"
+_STATE = r"(?!\s+(?:my|the|a|an|this|that|your|it|to|for|at|\d|" + "|".join(calendar.month_name[1:]) + r"))"
+ON = re.compile(r"\b(turn|switch|set|put)\b[^.]*\bon\b" + _STATE + r"|\benable\b|\bactivate\b|\bon\b\.?$"
+                r"|\b[\w-]+ on\b" + _STATE, re.I)
 OFF = re.compile(r"\b(turn|switch|set|put)\b[^.]*\boff\b|\bdisable\b|\bdeactivate\b|\boff\b\.?$", re.I)
 TIME = re.compile(r"\b(\d{1,2}):(\d{2})\s*(AM|PM|am|pm)?\b")
 PHONE = re.compile(r"\+?\d[\d ()-]{6,}\d")
@@ -99,7 +103,7 @@ def read_goal(goal: str) -> GoalFacts:
         facts.values += [Value(n, "name") for n in facts.names if len(n.split()) == 2]
     change = CHANGE.search(QUOTED.sub(lambda m: m.group(1), goal))
     if change and not facts.creates:
-        facts.new_value = change.group(2).strip().strip("\"'")
+        facts.new_value = (change.group(2) or change.group(4)).strip().strip("\"'")
     if facts.polarity is not None:    # "turn off Wi-Fi and Bluetooth, but leave airplane mode off"
         named = KEEP.sub("", re.sub(r"\b(turn|switch|set|put|enable|disable|on|off|the|both|please)\b", " ",
                                     goal, flags=re.I))

@@ -33,7 +33,8 @@ class Memory:
     task: str
     app: str = ""
     steps: list[dict[str, Any]] = field(default_factory=list)   # {"screen", "action", "target", "effect"}
-    score: float = 0.0
+    score: float = 0.0              # the retrieval's rank score
+    relevance: float = 1.0          # how close its task is to this goal (cosine of the goal keys; 1: unknown)
 
     def text(self) -> str:
         lines = [f"Task: {self.task}" + (f" (app: {self.app})" if self.app else "")]

@@ -20,9 +20,11 @@ trajectory acted on next scores higher.
 """
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -34,8 +36,10 @@ from agents.gui.prompts import Prompt
 from control.phone.action import JSONAction
 from control.phone.observation import UIElement
 
+RECIPIENT = re.compile(r"recipient|\bto\b|name or (phone|number)", re.I)   # a field that addresses someone
 NAMEISH = re.compile(r"[A-Z][a-z]+ [A-Z][a-z]+")
 MEMORY_MARGIN = 0.15    # a remembered app is taken if the goal fits it about as well as the best one on screen
+MEMORY_TRUST = 0.65     # the cosine of goal keys above which a remembered task is taken for this one
 COMMIT = ("Save", "OK", "Done", "Send", "Set", "Add", "Start", "Delete", "Confirm", "Create", "Apply")
 
 
@@ -58,9 +62,15 @@ class OfflineBackend(Backend):
         def decide() -> tuple[str, JSONAction]:
             policy = Policy(context, self.embedder, self.floor)
             reason, action = policy.decide()
+            if not self.explore:
+                return reason, action
             with self.rng_lock:
                 roll, pick = self.rng.random(), self.rng.random()
-            if self.explore and roll < self.explore * (0.5 if action.action_type in ("status", "answer") else 1):
+            if roll < self.explore:           # the runner-up move: what the policy nearly did
+                alternatives = list(itertools.islice(policy.candidates(), 1, 3))
+                if alternatives:
+                    return alternatives[int(pick * len(alternatives))]
+            elif roll < 1.3 * self.explore:   # now and then something nobody proposed
                 return policy.untried(pick) or (reason, action)
             return reason, action
 
@@ -83,17 +93,26 @@ class Policy:
         self.searched = {a.action.text for a in typing if "search" in a.summary.split(":", 1)[0].casefold()}
         self.tapped = [a for a in self.anchors if a.action.action_type in ("click", "long_press")]
         self.avoid = list(context.avoid) + [a.action for a in self.anchors if not a.effect]
+        # guidance only from memories close enough to this goal: another task's habits mislead
+        self.memories = [m for m in context.memories if m.relevance >= MEMORY_TRUST]
 
     # -- the decision ----------------------------------------------------------------------------
     def decide(self) -> tuple[str, JSONAction]:
-        for rule in (self._confirm, self._finished, self._choose_app, self._answer, self._remembered, self._switch,
-                     self._seek_switch,
-                     self._keypad, self._fill,
-                     self._commit, self._infeasible, self._tap, self._scroll):
+        return next(self.candidates(), ("nothing on this screen fits the goal: go back",
+                                        JSONAction("navigate_back")))
+
+    def candidates(self) -> Iterator[tuple[str, JSONAction]]:
+        """Every move the rules propose, best first (the first is the decision; an explorer may
+        take a later one): each rule in order, and the three best-matching taps."""
+        rules = (self._confirm, self._finished, self._remembered_done, self._choose_app, self._answer,
+                 self._remembered, self._switch, self._seek_switch, self._keypad, self._fill, self._commit,
+                 self._infeasible, self._tap, lambda: self._tap(1), lambda: self._tap(2), self._scroll)
+        seen = []
+        for rule in rules:
             found = rule()
-            if found is not None and not self._avoided(found[1]):
-                return found
-        return "nothing on this screen fits the goal: go back", JSONAction("navigate_back")
+            if found is not None and not self._avoided(found[1]) and found[1] not in seen:
+                seen.append(found[1])
+                yield found
 
     def untried(self, pick: float) -> tuple[str, JSONAction] | None:
         """Something not yet tried on this screen (`pick` in [0, 1) chooses which): for exploring."""
@@ -126,7 +145,7 @@ class Policy:
         """Labels remembered trajectories tapped on this screen that this episode has not tapped here
         yet (values of the remembered goal left out: this goal has its own)."""
         targets = []
-        for memory in self.c.memories[:1]:      # the best match only: the others are other tasks' habits
+        for memory in self.memories[:1]:      # the best match only: the others are other tasks' habits
             for step in memory.steps:
                 if step.get("screen") == self.screen and step.get("target") and not step.get("slot") \
                         and step.get("action") in ("click", "long_press") and not self._done_here(step["target"]):
@@ -152,7 +171,7 @@ class Policy:
         if not self.anchors or self.facts.question:
             return None
         last = self.anchors[-1]
-        label = (last.summary.split("tapped ", 1)[-1] if "tapped " in last.summary else "")
+        label = last.target if last.action.action_type in ("click", "long_press", "keyboard_enter") else ""
         committed = last.effect and any(re.search(rf"\b{word}\b", label, re.I) for word in COMMIT)
         pending = any(e.label.casefold() == "cancel" for e in self.elements)     # a confirmation is still open
         committed = committed and not pending
@@ -169,11 +188,12 @@ class Policy:
         """The best-matching remembered success tapped something on this very screen that this
         episode has not: tap it too. Commits wait until the values are in; a value of the
         remembered goal (a contact's name) is not this goal's, so it is left to the other rules."""
-        if not self.c.memories:
+        if not self.memories:
             return None
-        memory = self.c.memories[0]
+        memory = self.memories[0]
         shown = {e.label.casefold(): e for e in self.elements if e.label and (e.clickable or e.checkable)}
-        for step in memory.steps:
+        # the furthest step possible from here: a remembered path may wander (tabs tried in turn) first
+        for step in reversed(memory.steps):
             target = step.get("target") or ""
             if step.get("screen") != self.screen or step.get("slot") or not target or \
                     step.get("action") not in ("click", "long_press") or self._done_here(target):
@@ -191,6 +211,25 @@ class Policy:
             return f"a remembered success ({memory.task!r}) tapped '{target}' here", \
                 JSONAction(kind, index=self.idx(element))
         return None
+
+    def _remembered_done(self) -> tuple[str, JSONAction] | None:
+        """This episode just did what the best-matching remembered success did last before it
+        ended, on the same screen, with its values in: end the same way."""
+        if not self.memories or not self.anchors or self.facts.question:
+            return None
+        memory = self.memories[0]
+        acts = [s for s in memory.steps if s.get("action") not in ("status", "answer", "wait")]
+        ending = memory.steps[-1] if memory.steps else {}
+        if not acts or ending.get("action") != "status":
+            return None
+        last, mine = acts[-1], self.anchors[-1]
+        if not last.get("target") or last.get("slot") or not mine.effect or mine.screen != last.get("screen") \
+                or mine.target.casefold() != last["target"].casefold():
+            return None
+        if not all(self._entered(v) for v in self._entry_values()):
+            return None
+        status = ending.get("text") or "complete"
+        return f"a remembered success ended here ({memory.task!r})", JSONAction("status", goal_status=status)
 
     def _switched(self) -> set[str]:
         """Switches this episode saw in the state the goal wants (set by it, or already so)."""
@@ -211,7 +250,7 @@ class Policy:
         if self.facts.question and self._labelled_value() is not None:
             return None    # the answer is on screen already (the status bar, say)
         opened = [a.action.app_name for a in self.anchors if a.action.action_type == "open_app"]
-        remembered = [m.app for m in self.c.memories[:1] if m.app and m.app not in opened]
+        remembered = [m.app for m in self.memories[:1] if m.app and m.app not in opened]
         if remembered and (not apps or self._app_score([remembered[0]])[0] >=
                            self._app_score([a.label for a in apps]).max() - MEMORY_MARGIN):
             return f"a remembered success used {remembered[0]}", JSONAction("open_app", app_name=remembered[0])
@@ -254,6 +293,9 @@ class Policy:
         """A question: answer from the screen once it shows what the question is about."""
         if not self.facts.question:
             return None
+        answered_at = [s.get("screen") for m in self.memories[:1] for s in m.steps if s.get("action") == "answer"]
+        if answered_at and self.screen not in answered_at:
+            return None           # a remembered success answered on another screen: get there first
         goal = self.goal.casefold()
         labelled = self._labelled_value()
         if labelled is not None:
@@ -387,7 +429,10 @@ class Policy:
         if value.kind == "time" and self.facts.hour_minute:
             hour, minute = self.facts.hour_minute
             shown = self.typed | {e.text for e in self.elements if e.editable}     # a field may already read it
-            return str(hour % 12 or 12) in shown and f"{minute:02d}" in shown
+            if str(hour % 12 or 12) in shown and f"{minute:02d}" in shown:
+                return True
+            said = f"{hour % 12 or 12}:{minute:02d}"          # or the list shows it, saved
+            return any(said in e.text for e in self.elements if not e.editable) and bool(self.tapped)
         if value.kind == "date" and self.facts.date:
             month, day = self.facts.date
             return any(t.endswith(f"-{month:02d}-{day:02d}") for t in self.typed)
@@ -404,12 +449,15 @@ class Policy:
         half = self._half_of_day()
         if half is not None:
             return half
-        for value in self._entry_values() if entries else []:
+        recipient = [f for f in entries if RECIPIENT.search(f.hint or f.resource_id)]
+        names = [Value(n, "name") for n in self.facts.names if n not in [v.text for v in self._entry_values()]]
+        for value in (self._entry_values() + (names if recipient else [])) if entries else []:
             pieces = self._pieces(value, entries)
             for text, hint_words in pieces:
                 if text in self.typed:
                     continue
-                target = self._field_for(hint_words, entries)
+                free = [f for f in entries if not f.text or f.text not in self.typed]   # not over another value
+                target = self._field_for(hint_words, free)
                 if target is None:
                     continue
                 if target.text == text:
@@ -451,7 +499,7 @@ class Policy:
             year = int(year) + (month < int(shown[5:7]))      # a date without a year: the next one to come
             return [(f"{year}-{month:02d}-{day:02d}", "date")]
         kind_words = {"phone": "phone number", "email": "email address", "time": "start time",
-                      "name": "name recipient to", "text": "title text message note label name"}
+                      "name": "name recipient to", "text": "title text message note label"}
         return [(value.text, kind_words.get(value.kind, "text"))]
 
     def _field_for(self, words: str, fields: list[UIElement]) -> UIElement | None:
@@ -493,7 +541,7 @@ class Policy:
             return "the step budget is spent without finding a way", JSONAction("status", goal_status="infeasible")
         return None
 
-    def _tap(self) -> tuple[str, JSONAction] | None:
+    def _tap(self, rank: int = 0) -> tuple[str, JSONAction] | None:
         """Tap the element that matches the goal best (and the memory's next step, if any)."""
         candidates = [e for e in self.elements if (e.clickable or e.label) and not e.editable and e.label
                       and e.bounds.area > 0 and "systemui" not in e.package]
@@ -524,10 +572,12 @@ class Policy:
             scores[i] -= 0.35 * times       # tried already
             if self._avoided(JSONAction("click", index=self.idx(element))):
                 scores[i] -= 1.0
-        best = int(scores.argmax())
-        if scores[best] < self.floor:
+        order = np.argsort(-scores)
+        if rank >= len(order) or scores[order[rank]] < self.floor:
             return None
-        return f"'{labels[best]}' matches the goal best ({scores[best]:.2f})", \
+        best = int(order[rank])
+        how = "best" if rank == 0 else f"{rank + 1}. best"
+        return f"'{labels[best]}' matches the goal {how} ({scores[best]:.2f})", \
             JSONAction("click", index=self.idx(candidates[best]))
 
     def _scroll(self) -> tuple[str, JSONAction] | None:
