@@ -92,6 +92,7 @@ def run_demo(console: Console, calls: int = 2000, steps: int = 300, out_dir: Pat
                 _symphony(console, hub.endpoint, symphony_steps, out_dir)
             console.print(_phone(console, hub.endpoint, out_dir))
             console.print(_gui_agent(console, hub.endpoint, out_dir))
+            console.print(_echotrail(console, hub.endpoint, out_dir))
             for daemon in daemons:
                 daemon.terminate()
             codes = [daemon.wait(10) for daemon in daemons]
@@ -101,7 +102,7 @@ def run_demo(console: Console, calls: int = 2000, steps: int = 300, out_dir: Pat
             if daemon.poll() is None:
                 daemon.kill()
         hub.stop()
-    console.print(f"[bold]9.[/] daemons stopped (exit codes {codes}); "
+    console.print(f"[bold]10.[/] daemons stopped (exit codes {codes}); "
                   f"{'they unregistered from the hub' if gone else 'the hub still lists one'}; hub stopped.")
     console.print(f"\n[bold green]The demo showed[/]: a hub, daemons in their own processes found by "
                   f"name, calls with arrays as raw frames, a remote error re-raised locally, round-trip "
@@ -110,7 +111,9 @@ def run_demo(console: Console, calls: int = 2000, steps: int = 300, out_dir: Pat
                   f"{'the GPU' if _gpu() else 'the CPU'}, and a phone task (read a text, then add the event "
                   f"it proposes) solved through the bus on the phone simulator, success read from the "
                   f"apps' state, and the GUI agent (offline backend) running suite tasks through the bus, "
-                  f"each episode recorded as an HTML page — in {time.perf_counter() - started:.1f} s.")
+                  f"each episode recorded as an HTML page, and EchoTrail: a memory service on the bus that "
+                  f"stored the critic-approved trajectories of training instances and made the agent solve "
+                  f"instances it had never seen — in {time.perf_counter() - started:.1f} s.")
 
 
 def _services(records: list[dict]) -> Table:
@@ -270,6 +273,59 @@ def _gui_agent(console: Console, hub_endpoint: str, out_dir: Path) -> Table:
                       "[green]yes[/]" if row["success"] else "[red]no[/]")
     table.caption = f"episode pages: {index}"
     return table
+
+
+MEMORY = "memory:demo"
+MEMORY_TASKS = ["ClockStartStopwatch", "SettingsDarkTheme", "SettingsRenameDevice"]
+
+
+def _echotrail(console: Console, hub_endpoint: str, out_dir: Path) -> Table:
+    """EchoTrail on three tasks the offline agent cannot do alone: a memory service on the bus
+    stores what the critic accepts of training instances (seeds 0 and 1, training phrasings); then
+    an instance never stored (seed 1000, the held-out phrasing) is run without memory and with it."""
+    from agents.echotrail.experiment import EVAL_SEED, evaluation_jobs, training_jobs
+    from agents.echotrail.memory import EchoTrail
+    from agents.echotrail.service import RemoteMemory
+    from agents.gui.evaluate import EvalConfig, Evaluation, MemorySource
+
+    run_dir, db = out_dir / "echotrail", out_dir / "echotrail" / "memory.db"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in run_dir.glob("memory.db*"):
+        leftover.unlink()
+    service = subprocess.Popen([sys.executable, "-m", "control.cli", "memory", "--db", str(db), "--name", MEMORY,
+                                "--hub", hub_endpoint], stdout=subprocess.DEVNULL)
+    try:
+        with HubClient(hub_endpoint) as hub_client, connect(PHONE, hub_endpoint, timeout=30) as harness:
+            wait_for_service(hub_client, MEMORY, timeout=60)
+            templates = {t["name"]: t for t in harness.call("tasks") if t["name"] in MEMORY_TASKS}
+        console.print(f"[bold]9.[/] EchoTrail: the memory service {MEMORY} (pid {service.pid}, SQLite at {db}); "
+                      f"training on {len(templates)} tasks, then instances never stored, memory off and on")
+        config = EvalConfig(hub=hub_endpoint, devices=[PHONE], max_steps=15, run_dir=str(run_dir))
+        with RemoteMemory(MEMORY, hub=hub_endpoint) as memory:
+            train = Evaluation(config, memory=EchoTrail(memory), console=console)
+            for attempt in training_jobs(templates, MEMORY_TASKS, 2, 1):
+                train.run_jobs(hub_endpoint, [PHONE], attempt, label="train")
+            stored = len(memory)
+            held_out = evaluation_jobs(templates, MEMORY_TASKS, [], 1)
+            off = Evaluation(config, memory=MemorySource(), console=console).run_jobs(
+                hub_endpoint, [PHONE], held_out, label="memory off")
+            on = Evaluation(config, memory=EchoTrail(memory, write=False), console=console).run_jobs(
+                hub_endpoint, [PHONE], held_out, label="memory on")
+    finally:
+        service.terminate()
+        service.wait(10)
+    table = Table(title=f"EchoTrail: {stored} trajectories stored by the critic; instances at seed {EVAL_SEED} "
+                        "in a phrasing never stored")
+    for column in ("task", "memory off", "memory on", "memories recalled"):
+        table.add_column(column)
+    for a, b in zip(sorted(off, key=lambda r: r["template"]), sorted(on, key=lambda r: r["template"])):
+        table.add_row(a["template"], _outcome(a), _outcome(b), str(b["memories"]))
+    table.caption = f"episodes: {run_dir / 'episodes'}"
+    return table
+
+
+def _outcome(row: dict[str, Any]) -> str:
+    return ("[green]solved[/]" if row["success"] else "[red]failed[/]") + f" in {row['steps']} steps"
 
 
 class RecordingPhone(PhoneDevice):

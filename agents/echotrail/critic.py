@@ -125,6 +125,9 @@ class OfflineCritic(Critic):
         made = _created_what_existed(episode, facts)
         if made:
             check(False, f"it made a new item although {made!r} was already there")
+        if facts.new_value and not facts.creates:
+            check(not any(re.match(r"(create|add|new)\b", s.get("target") or "", re.I) for s in steps),
+                  "it made a new item where the goal changes one that exists")
         specific = len(checks)            # the checks above hold for any goal; what follows is about this one
         committed = _last_tap_commits(steps)
         if wanted or facts.hour_minute or facts.minutes or (facts.creates and not facts.targets):

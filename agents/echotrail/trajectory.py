@@ -57,7 +57,7 @@ class Trajectory(_Strict):
     scores: Scores
     provenance: Provenance
     source: str = Field("", max_length=200)            # e.g. "ContactsAddContact/s3" or "explorer-0"
-    created: float = Field(default_factory=time.time, ge=0)
+    created: float = Field(default_factory=time.time, ge=0, allow_inf_nan=False)   # inf would export as null
 
     @classmethod
     def parse(cls, data: Any) -> Trajectory:
@@ -103,6 +103,8 @@ def abstract(goal: str, steps: list[dict[str, Any]], values: list[str] | None = 
 def _slot(target: str, text: str, values: list[str], goal: str) -> str:
     folded = goal.casefold()
     label = target
+    if label.isdigit() and any(ch.isdigit() for ch in goal):
+        return "value"      # a keypad digit is data the goal gave (a timer's minutes), not a way to go
     if text and (text in values or text.casefold() in folded):
         return "value"
     if label and any(v.casefold() in label.casefold() or label.casefold() in v.casefold() for v in values):

@@ -40,6 +40,8 @@ RECIPIENT = re.compile(r"recipient|\bto\b|name or (phone|number)", re.I)   # a f
 NAMEISH = re.compile(r"[A-Z][a-z]+ [A-Z][a-z]+")
 MEMORY_MARGIN = 0.15    # a remembered app is taken if the goal fits it about as well as the best one on screen
 MEMORY_TRUST = 0.65     # the cosine of goal keys above which a remembered task is taken for this one
+MEMORY_LOOSE = 0.2      # ... and above which one is taken when another retrieved memory confirms its path
+MEMORY_AGREE = 0.5      # the path overlap (Jaccard) at which two memories confirm each other
 COMMIT = ("Save", "OK", "Done", "Send", "Set", "Add", "Start", "Delete", "Confirm", "Create", "Apply")
 
 
@@ -93,8 +95,7 @@ class Policy:
         self.searched = {a.action.text for a in typing if "search" in a.summary.split(":", 1)[0].casefold()}
         self.tapped = [a for a in self.anchors if a.action.action_type in ("click", "long_press")]
         self.avoid = list(context.avoid) + [a.action for a in self.anchors if not a.effect]
-        # guidance only from memories close enough to this goal: another task's habits mislead
-        self.memories = [m for m in context.memories if m.relevance >= MEMORY_TRUST]
+        self.memories = trusted_memories(context.memories, self.goal)
 
     # -- the decision ----------------------------------------------------------------------------
     def decide(self) -> tuple[str, JSONAction]:
@@ -228,6 +229,9 @@ class Policy:
             return None
         if not all(self._entered(v) for v in self._entry_values()):
             return None
+        if self.facts.polarity is not None and self.facts.targets and not all(
+                any(self._same(t, d) for d in self._switched()) for t in self.facts.targets):
+            return None       # this goal names more switches than the remembered one did
         status = ending.get("text") or "complete"
         return f"a remembered success ended here ({memory.task!r})", JSONAction("status", goal_status=status)
 
@@ -588,6 +592,35 @@ class Policy:
         direction = "down" if scrolls < 3 else "up"
         return f"what the goal names may be further {direction}", \
             JSONAction("scroll", direction=direction, index=self.idx(lists[0]))
+
+
+def trusted_memories(memories: list[Memory], goal: str) -> list[Memory]:
+    """The memories to follow, best first. Another task's habits mislead, so only memories of the
+    same kind of task (deleting, asking, or neither): first
+    those whose task is close to this goal (relevance >= MEMORY_TRUST), then those another
+    retrieved one confirms (same app, mostly the same path) that are not far off: two separate
+    successes that went one way are better evidence for this goal's way than one loose match."""
+    memories = [m for m in memories if _task_kind(m.task) == _task_kind(goal)]
+    close = [m for m in memories if m.relevance >= MEMORY_TRUST]
+    agreed = [m for m in memories if m not in close and m.relevance >= MEMORY_LOOSE and
+              any(o is not m and o.app == m.app and _path_overlap(m, o) >= MEMORY_AGREE for o in memories)]
+    return close + sorted(agreed, key=lambda m: len(m.steps))     # of agreeing paths, the shortest first
+
+
+def _task_kind(goal: str) -> tuple[bool, bool]:
+    """Deleting, asking: the two kinds the goal reader tells apart reliably (creating and switching
+    it reads from words like 'set' and 'on' that many goals use loosely)."""
+    facts = read_goal(goal)
+    return facts.deletes, facts.question
+
+
+def _path_overlap(a: Memory, b: Memory) -> float:
+    """Jaccard overlap of two memories' paths: (screen, action, target) per step, goal values aside."""
+    def path(memory: Memory) -> set[tuple[str, str, str]]:
+        return {(s.get("screen", ""), s.get("action", ""), "" if s.get("slot") else s.get("target", ""))
+                for s in memory.steps if "launcher" not in s.get("screen", "")}
+    pa, pb = path(a), path(b)
+    return len(pa & pb) / len(pa | pb) if pa | pb else 0.0
 
 
 def memory_guidance(memories: list[Memory]) -> list[str]:

@@ -104,4 +104,4 @@ def test_the_example_config_in_the_repository_is_valid_and_startable():
 
     config = load_config(Path(__file__).parents[3] / "podium.example.toml")
     check_startable(config)
-    assert [d.name for d in config.devices] == ["sim:humanoid-0", "sim:walker-0", "sim:phone-0", "echo:0"]
+    assert [d.name for d in config.devices] == ["sim:humanoid-0", "sim:walker-0", "sim:phone-0", "memory:0", "echo:0"]
