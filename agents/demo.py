@@ -276,12 +276,12 @@ def _gui_agent(console: Console, hub_endpoint: str, out_dir: Path) -> Table:
 
 
 MEMORY = "memory:demo"
-MEMORY_TASKS = ["ClockStartStopwatch", "SettingsDarkTheme", "SettingsRenameDevice"]
+MEMORY_TASKS = ["ClockStartStopwatch", "SettingsRenameDevice", "MessagesLastMessageAnswer"]
 
 
 def _echotrail(console: Console, hub_endpoint: str, out_dir: Path) -> Table:
     """EchoTrail on three tasks the offline agent cannot do alone: a memory service on the bus
-    stores what the critic accepts of training instances (seeds 0 and 1, training phrasings); then
+    stores what the critic accepts of training instances (seeds 0 to 2, training phrasings); then
     an instance never stored (seed 1000, the held-out phrasing) is run without memory and with it."""
     from agents.echotrail.experiment import EVAL_SEED, evaluation_jobs, training_jobs
     from agents.echotrail.memory import EchoTrail
@@ -303,7 +303,7 @@ def _echotrail(console: Console, hub_endpoint: str, out_dir: Path) -> Table:
         config = EvalConfig(hub=hub_endpoint, devices=[PHONE], max_steps=15, run_dir=str(run_dir))
         with RemoteMemory(MEMORY, hub=hub_endpoint) as memory:
             train = Evaluation(config, memory=EchoTrail(memory), console=console)
-            for attempt in training_jobs(templates, MEMORY_TASKS, 2, 1):
+            for attempt in training_jobs(templates, MEMORY_TASKS, 3, 1):
                 train.run_jobs(hub_endpoint, [PHONE], attempt, label="train")
             stored = len(memory)
             held_out = evaluation_jobs(templates, MEMORY_TASKS, [], 1)
