@@ -93,7 +93,8 @@ def plot_bars(groups: Sequence[str], series: dict[str, Sequence[float]], out: Pa
     """Grouped bars: one group per entry of `groups`, one bar per series in each (e.g. success
     rate per difficulty, memory on and off)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(groups) * max(1, len(series))), 4))
+    # about 0.45 inch a bar, capped so that many series make a readable figure, not a banner
+    fig, ax = plt.subplots(figsize=(min(14, max(6, 0.45 * len(groups) * max(1, len(series)) + 1.5)), 4.5))
     width = 0.8 / max(1, len(series))
     for i, (label, values) in enumerate(series.items()):
         xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]

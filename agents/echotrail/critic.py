@@ -75,6 +75,16 @@ class OfflineCritic(Critic):
         return Scores(completion=completion, coherence=_coherence(episode.steps, reasons),
                       efficiency=_efficiency(episode.steps, reasons)), reasons
 
+    def _likeliest_app(self, goal: str) -> str:
+        """Of the phone's apps seen so far, the one whose name fits the goal best (the embedder's
+        view, as the agent's own): where what an infeasible goal names would be kept."""
+        if len(self.apps) < 2:
+            return ""
+        from agents.embed import shared_embedder
+
+        apps = sorted(self.apps)
+        return apps[int(shared_embedder().similarity(goal, apps).argmax())]
+
     def _completion(self, episode: Episode, reasons: list[str]) -> float:
         facts = read_goal(episode.goal)
         steps = [s for s in episode.steps if s.get("action")]
@@ -86,7 +96,12 @@ class OfflineCritic(Critic):
         if episode.status == "infeasible":
             named = facts.names or [v.text for v in facts.values]
             absent = bool(named) and not any(n.casefold() in label.casefold() for n in named for label in seen)
-            if _searched_and_found_nothing(episode, named):
+            where = _searched_and_found_nothing(episode, named)
+            if where is not None:
+                best = self._likeliest_app(episode.goal)
+                if best and where and where.casefold() != best.casefold():
+                    reasons.append(f"it looked in {where}, but what the goal names would be in {best}")
+                    return 0.6
                 return 1.0
             reasons.append("declared infeasible without a screen showing that what it names is missing")
             return 0.6 if absent else 0.2
@@ -141,7 +156,7 @@ class OfflineCritic(Critic):
                 check(any(_visible(v.text, episode.final_labels) for v in shown)
                       or _visible_after_commit(steps, wanted), "after the commit, no value the goal gave is on screen")
         if facts.minutes:
-            check(any(re.search(rf"(^|\D)0?{facts.minutes}(\D|$)", label) for s in steps[1:]
+            check(any(re.search(rf"(^|\D)0?{facts.minutes}\s*(m|min|minutes?)\b", label) for s in steps[1:]
                       for label in s.get("labels", []) + episode.final_labels if not label.isdigit()),
                   f"no screen shows the {facts.minutes} minutes it was to set")
         if facts.deletes and not facts.creates:
@@ -257,8 +272,9 @@ def _subject_shown(episode: Episode, facts) -> bool:
     return bool(words & found) or any(v.casefold() in text for v in values if v)
 
 
-def _searched_and_found_nothing(episode: Episode, named: list[str]) -> bool:
-    """A search for what the goal names, and the next screen saying nothing matched."""
+def _searched_and_found_nothing(episode: Episode, named: list[str]) -> str | None:
+    """A search for what the goal names, and the next screen saying nothing matched: the name of
+    the app it searched in ('' where it was not opened by name), or None without such a search."""
     steps = episode.steps
     for i, step in enumerate(steps):
         action = step.get("action") or {}
@@ -268,8 +284,10 @@ def _searched_and_found_nothing(episode: Episode, named: list[str]) -> bool:
             continue
         after = steps[i + 1].get("labels", []) if i + 1 < len(steps) else episode.final_labels
         if any(EMPTY.search(label) for label in after):
-            return True
-    return False
+            opened = [(s.get("action") or {}).get("app_name") for s in steps[:i]
+                      if (s.get("action") or {}).get("action_type") == "open_app"]
+            return opened[-1] if opened else ""
+    return None
 
 
 def _answer_evidence(episode: Episode, facts, reasons: list[str]) -> float:

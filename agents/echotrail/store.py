@@ -20,6 +20,7 @@ Schema versions (PRAGMA user_version) and their migrations:
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -91,26 +92,49 @@ class MemoryStore:
         self._ids: np.ndarray = np.zeros(0, np.int64)
         self._apps: np.ndarray = np.zeros(0, object)
         self._seen = (0, -1)      # (the highest id loaded, the delete generation it was loaded at)
+        self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
-            self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+            self.db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            # Judge the file before anything writes to it (journal mode, schema): a file refused
+            # here is left exactly as it was.
+            with _Transaction(self.db, self._lock, "BEGIN"):
+                version = self._check()
+                problems = [r[0] for r in self.db.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise StoreError(f"{self.path} is damaged: {'; '.join(problems)}")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a usable memory store: {exc}") from None
+            if version != SCHEMA_VERSION:
+                self._migrate()
+        except BaseException as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(f"{self.path} is not a usable memory store: {exc}") from None
+            raise
 
     # -- schema ------------------------------------------------------------------------------------
+    def _check(self) -> int:
+        """The file's schema version; StoreError if this podium cannot read it."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version == 0 and tables - {"sqlite_sequence"}:
+            raise StoreError(f"{self.path} is an SQLite file but not a memory store (it has tables "
+                             f"{', '.join(sorted(tables))} and no schema version)")
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has schema version {version}; this podium reads up to "
+                             f"{SCHEMA_VERSION}: upgrade podium")
+        needed = {"trajectories", "trajectories_fts", "meta"} if version == SCHEMA_VERSION else \
+            {"trajectories"} if version else set()
+        if needed - tables:
+            raise StoreError(f"{self.path} says schema version {version} but lacks the tables "
+                             f"{', '.join(sorted(needed - tables))}")
+        return version
+
     def _migrate(self) -> None:
         with self._write():
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if version == 0 and tables - {"sqlite_sequence"}:
-                raise StoreError(f"{self.path} is an SQLite file but not a memory store (it has tables "
-                                 f"{', '.join(sorted(tables))} and no schema version)")
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} has schema version {version}; this podium reads up to "
-                                 f"{SCHEMA_VERSION}: upgrade podium")
+            version = self._check()         # again, under the write lock: another process may have migrated
+            if version == SCHEMA_VERSION:
+                return
             if version == 1:
                 self._from_v1()
             for statement in SCHEMA:
@@ -118,19 +142,28 @@ class MemoryStore:
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _from_v1(self) -> None:
-        """v1 -> v2: JSON embeddings to float32 blobs, answer and source columns, the FTS index."""
+        """v1 -> v2: JSON embeddings to float32 blobs, answer and source columns, the FTS index.
+        Each row's uid is recomputed the v2 way, so that adding one of them again stores nothing."""
         old = self.db.execute("SELECT id, uid, intent, app, steps, outcome, scores, provenance, created, "
                               "embedding, embedder FROM trajectories").fetchall()
         self.db.execute("ALTER TABLE trajectories RENAME TO trajectories_v1")
         for statement in SCHEMA:
             self.db.execute(statement)
+        uids: set[str] = set()
         for (id_, uid, intent, app, steps, outcome, scores, provenance, created, embedding, embedder) in old:
-            vector = np.asarray(json.loads(embedding), np.float32)
+            try:
+                trajectory = Trajectory.parse(self._row_dict(intent, app, steps, outcome, None, scores,
+                                                             provenance, "", created))
+                vector = np.asarray(json.loads(embedding), np.float32)
+            except (ValueError, TypeError) as exc:     # TrajectoryError and JSONDecodeError among them
+                raise StoreError(f"{self.path}: trajectory {id_} cannot be migrated from schema 1: {exc}") from None
+            fresh = _uid(trajectory.model_dump_json(exclude={"created"}))
+            uid = fresh if fresh not in uids else uid      # a v1 duplicate keeps its old uid: no row is lost
+            uids.add(uid)
             self.db.execute("INSERT INTO trajectories VALUES (?,?,?,?,?,?,NULL,?,?,'',?,?,?)",
                             (id_, uid, intent, app, steps, outcome, scores, provenance, created,
                              vector.tobytes(), embedder))
-            self._index(id_, intent, Trajectory.parse(self._row_dict(intent, app, steps, outcome, None, scores,
-                                                                      provenance, "", created)).text())
+            self._index(id_, intent, trajectory.text())
         self.db.execute("DROP TABLE trajectories_v1")
 
     # -- writing -----------------------------------------------------------------------------------
@@ -152,6 +185,40 @@ class MemoryStore:
                  trajectory.source, trajectory.created, vector.tobytes(), self.embedder.name))
             self._index(cursor.lastrowid, trajectory.intent, trajectory.text())
             return int(cursor.lastrowid)
+
+    def add_many(self, trajectories: Iterable[Trajectory | dict[str, Any]], *,
+                 vectors: np.ndarray | None = None) -> list[int]:
+        """Store a batch in one transaction (one durable commit); returns the ids in order, as `add`
+        would (an identical trajectory, stored before or earlier in the batch: that one's id).
+        Embeddings: one batched encode, or `vectors`, one row per trajectory made by this store's
+        embedder from the intent's goal key (a bulk load of vectors already computed, e.g. an import)."""
+        batch = [Trajectory.parse(t) for t in trajectories]
+        if not batch:
+            return []
+        if vectors is None:
+            vectors = self.embedder.encode([goal_key(t.intent) for t in batch])
+        vectors = np.asarray(vectors, np.float32)
+        dim = getattr(self.embedder, "dim", None)
+        if vectors.ndim != 2 or len(vectors) != len(batch) or (dim is not None and vectors.shape[1] != dim):
+            raise ValueError(f"vectors must have shape ({len(batch)}, {dim or 'dim'}): one row per trajectory, "
+                             f"from {self.embedder.name}; got {vectors.shape}")
+        uids = [_uid(t.model_dump_json(exclude={"created"})) for t in batch]
+        name, known = self.embedder.name, {}      # uid -> id: what is stored, this batch included
+        with self._write():
+            for uid, t, vector in zip(uids, batch, vectors):
+                if uid in known:
+                    continue
+                found = self.db.execute("SELECT id FROM trajectories WHERE uid = ?", (uid,)).fetchone()
+                if found is None:
+                    found = [self.db.execute(
+                        "INSERT INTO trajectories (uid, intent, app, steps, outcome, answer, scores, provenance, "
+                        "source, created, embedding, embedder) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (uid, t.intent, t.app, json.dumps([s.model_dump() for s in t.steps]), t.outcome, t.answer,
+                         t.scores.model_dump_json(), t.provenance, t.source, t.created, vector.tobytes(),
+                         name)).lastrowid]
+                    self._index(found[0], t.intent, t.text())
+                known[uid] = int(found[0])
+        return [known[uid] for uid in uids]
 
     def _index(self, id_: int, intent: str, body: str) -> None:
         self.db.execute("INSERT INTO trajectories_fts (rowid, intent, body) VALUES (?, ?, ?)",
@@ -218,14 +285,17 @@ class MemoryStore:
             return int(self.db.execute("SELECT count(*) FROM trajectories").fetchone()[0])
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
+        """Counts by provenance and app, and by the embedder each vector was made with. `embedder`
+        is this store's own, if it has loaded it (stats alone never loads a model)."""
+        with _Transaction(self.db, self._lock, "BEGIN"):       # one snapshot for both counts
             rows = self.db.execute("SELECT provenance, app, count(*) FROM trajectories GROUP BY provenance, app")\
                 .fetchall()
+            vectors = dict(self.db.execute("SELECT embedder, count(*) FROM trajectories GROUP BY embedder"))
         by: dict[str, dict[str, int]] = {}
         for provenance, app, count in rows:
             by.setdefault(provenance, {})[app or "?"] = count
-        return {"path": str(self.path), "trajectories": len(self), "schema": SCHEMA_VERSION,
-                "embedder": self.embedder.name, "by_provenance": by}
+        return {"path": str(self.path), "trajectories": sum(vectors.values()), "schema": SCHEMA_VERSION,
+                "embedder": getattr(self._embedder, "name", None), "embedders": vectors, "by_provenance": by}
 
     def search(self, query: str, *, app: str | None = None, k: int = 3, floor: float = 0.55,
                lexical_floor: float = 0.5, mode: Mode = "hybrid") -> list[Hit]:
@@ -234,6 +304,8 @@ class MemoryStore:
         its intent (lexical); hybrid takes either and ranks by reciprocal-rank fusion."""
         if mode not in ("hybrid", "semantic", "lexical"):
             raise ValueError(f"mode must be hybrid, semantic or lexical, not {mode!r}")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, not {k}")
         pool = max(50, 5 * k)
         semantic = self._semantic(query, app, pool) if mode != "lexical" else {}
         lexical = self._lexical(query, app, pool) if mode != "semantic" else {}
@@ -270,25 +342,30 @@ class MemoryStore:
         if not words:
             return {}
         match = " OR ".join(f'"{w}"' for w in dict.fromkeys(words))     # quoted: no FTS5 syntax from users
-        where, args = _filters(app=app, prefix="t.")
+        # The index holds each intent's goal key: read it there, not computed again for every row. The
+        # app filter is the set of the app's ids (from the app index), not a join of every match with
+        # its trajectory (3x slower); '+' keeps FTS5 from seeking each of those ids in turn instead.
+        where, args = _filters(app=app)
+        if where:
+            where = f"AND +f.rowid IN (SELECT id FROM trajectories {where})"
         with self._lock:
             rows = self.db.execute(
-                f"SELECT f.rowid, t.intent FROM trajectories_fts f JOIN trajectories t ON t.id = f.rowid "
-                f"WHERE trajectories_fts MATCH ? {where.replace('WHERE', 'AND')} "
+                f"SELECT f.rowid, f.intent FROM trajectories_fts f WHERE trajectories_fts MATCH ? {where} "
                 f"ORDER BY bm25(trajectories_fts, 4.0, 1.0) LIMIT ?", [match, *args, pool]).fetchall()
         stem = {w[:5] for w in words}      # crude stems: 'alarms' meets 'alarm', 'deleted' meets 'delete'
-        return {int(id_): len({w[:5] for w in WORD.findall(goal_key(intent).casefold())} & stem) / len(stem)
-                for id_, intent in rows}
+        return {int(id_): len({w[:5] for w in WORD.findall(key.casefold())} & stem) / len(stem) for id_, key in rows}
 
     def _refresh(self) -> None:
-        """Load the vectors written since the last search (by any process); all of them after a delete."""
+        """Load the vectors written since the last search (by any process); all of them after a delete.
+        Only vectors of this store's embedder: another's (a host without the model writes lexical
+        ones) are not comparable, and those trajectories are found by their words alone."""
         with self._lock:
             deletes = int(self.db.execute("SELECT value FROM meta WHERE key = 'deletes'").fetchone()[0])
             last, generation = self._seen
             if generation != deletes:
                 last, self._vectors, self._ids, self._apps = 0, None, np.zeros(0, np.int64), np.zeros(0, object)
-            rows = self.db.execute("SELECT id, app, embedding FROM trajectories WHERE id > ? ORDER BY id",
-                                   (last,)).fetchall()
+            rows = self.db.execute("SELECT id, app, embedding FROM trajectories WHERE id > ? AND embedder = ? "
+                                   "ORDER BY id", (last, self.embedder.name)).fetchall()
             if rows:
                 vectors = np.frombuffer(b"".join(r[2] for r in rows), np.float32).reshape(len(rows), -1)
                 if self._vectors is not None and vectors.shape[1] != self._vectors.shape[1]:
@@ -302,27 +379,10 @@ class MemoryStore:
 
     # -- import and export -------------------------------------------------------------------------
     def export(self, path: str | Path) -> int:
-        """Every trajectory as one JSON line (no embeddings: they are recomputed on import)."""
-        count = 0
-        with open(path, "w") as out:
-            for _, trajectory in self:
-                out.write(trajectory.model_dump_json() + "\n")
-                count += 1
-        return count
+        return export_jsonl(self, path)
 
     def import_file(self, path: str | Path) -> tuple[int, list[str]]:
-        """Add every valid line of a JSONL export; returns (added, problems by line)."""
-        added, problems = 0, []
-        with open(path) as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    self.add(json.loads(line))
-                    added += 1
-                except (json.JSONDecodeError, TrajectoryError) as exc:
-                    problems.append(f"line {number}: {exc}")
-        return added, problems
+        return import_jsonl(self, path)
 
     # -- plumbing ----------------------------------------------------------------------------------
     @property
@@ -352,24 +412,75 @@ class MemoryStore:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error), one writer thread at a time in this process."""
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error), one writer thread at a time in this process.
+    `begin="BEGIN"`: a read transaction (one consistent snapshot for several statements)."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self.db, self.lock = db, lock
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock, begin: str = "BEGIN IMMEDIATE") -> None:
+        self.db, self.lock, self.begin = db, lock, begin
 
     def __enter__(self) -> None:
         self.lock.acquire()
         try:
-            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(self.begin)
         except BaseException:
             self.lock.release()
             raise
 
     def __exit__(self, kind, exc, tb) -> None:
         try:
-            self.db.execute("ROLLBACK" if kind else "COMMIT")
+            if not kind:
+                try:
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+            else:
+                self._rollback()
         finally:
             self.lock.release()
+
+    def _rollback(self) -> None:
+        if self.db.in_transaction:       # SQLite may have rolled back already (a damaged file, a full disk)
+            self.db.execute("ROLLBACK")
+
+
+def export_jsonl(source: Any, path: str | Path, *, batch: int = 500) -> int:
+    """Every trajectory of `source` (a MemoryStore or a RemoteMemory: anything with `list`) as one
+    JSON line (no embeddings: they are recomputed on import). Written to a temporary file and
+    renamed, so `path` is never left half-written. Returns how many."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    count = 0
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            while rows := source.list(limit=batch, offset=count):
+                for _, trajectory in rows:
+                    out.write(trajectory.model_dump_json() + "\n")
+                count += len(rows)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return count
+
+
+def import_jsonl(target: Any, path: str | Path) -> tuple[int, list[str]]:
+    """Add every valid line of a JSONL export to `target` (anything with `add`); returns (lines
+    added, one problem per bad line, naming its number). Bad lines do not stop the good ones."""
+    added, problems = 0, []
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                target.add(json.loads(raw.decode("utf-8")))
+                added += 1
+            except UnicodeDecodeError as exc:
+                problems.append(f"line {number}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+            except json.JSONDecodeError as exc:
+                problems.append(f"line {number}: not JSON ({exc.msg} at column {exc.colno})")
+            except TrajectoryError as exc:
+                problems.append(f"line {number}: {exc}")
+    return added, problems
 
 
 def _filters(*, app: str | None = None, provenance: str | None = None, prefix: str = "") -> tuple[str, list]:

@@ -71,10 +71,11 @@ class GoalFacts:
 def read_goal(goal: str) -> GoalFacts:
     """What the goal asks for, read without knowing which task it is."""
     wanted = KEEP.sub("", goal)          # "..., but leave airplane mode on": what not to touch is not asked
+    unquoted = QUOTED.sub(" ", wanted)   # a note that says "call mom on Sunday" switches nothing on
     facts = GoalFacts(core=goal, question=bool(QUESTION.match(goal)) or goal.rstrip().endswith("?"),
                       creates=bool(CREATE.search(goal)), deletes=bool(DELETE.search(goal)),
                       words=frozenset(WORD.findall(wanted.casefold())),
-                      polarity=True if ON.search(wanted) else False if OFF.search(wanted) else None)
+                      polarity=True if ON.search(unquoted) else False if OFF.search(unquoted) else None)
     quoted = QUOTED.findall(goal)
     rest = QUOTED.sub(" ", goal)
     for email in EMAIL.findall(rest):

@@ -205,8 +205,10 @@ class Policy:
                 continue
             if element.checkable and self.facts.polarity is not None and element.checked == self.facts.polarity:
                 continue                  # already as this goal wants it
+            if element.checkable and self.facts.targets and element is not self._goal_switch():
+                continue                  # the remembered task switched something else than this goal names
             if re.search(rf"\b({'|'.join(COMMIT)})\b", target, re.I) and \
-                    not all(self._entered(v) for v in self._entry_values()):
+                    (not all(self._entered(v) for v in self._entry_values()) or self._keypad() is not None):
                 continue
             kind = "long_press" if step.get("action") == "long_press" else "click"
             return f"a remembered success ({memory.task!r}) tapped '{target}' here", \
@@ -229,11 +231,19 @@ class Policy:
             return None
         if not all(self._entered(v) for v in self._entry_values()):
             return None
-        if self.facts.polarity is not None and self.facts.targets and not all(
+        if len(self.facts.targets) > len(read_goal(memory.task).targets) and not all(
                 any(self._same(t, d) for d in self._switched()) for t in self.facts.targets):
-            return None       # this goal names more switches than the remembered one did
+            return None       # this goal names more switches than the remembered one did, not all set yet
         status = ending.get("text") or "complete"
         return f"a remembered success ended here ({memory.task!r})", JSONAction("status", goal_status=status)
+
+    def _goal_switch(self) -> UIElement | None:
+        """The switch on screen that the goal's targets name best (by the embedder)."""
+        switches = [e for e in self.elements if e.checkable and (e.content_desc or e.label)]
+        if not switches:
+            return None
+        scores = self.e.similarity(" ".join(self.facts.targets), [e.content_desc or e.label for e in switches])
+        return switches[int(np.argmax(scores))]
 
     def _switched(self) -> set[str]:
         """Switches this episode saw in the state the goal wants (set by it, or already so)."""
@@ -300,6 +310,10 @@ class Policy:
         answered_at = [s.get("screen") for m in self.memories[:1] for s in m.steps if s.get("action") == "answer"]
         if answered_at and self.screen not in answered_at:
             return None           # a remembered success answered on another screen: get there first
+        searched_first = [s for m in self.memories[:1] for s in m.steps[:next(
+            (i for i, s in enumerate(m.steps) if s.get("action") == "answer"), 0)] if s.get("action") == "input_text"]
+        if searched_first and not self.searched and not self.typed:
+            return None           # a remembered success searched before it answered: so does this one
         goal = self.goal.casefold()
         labelled = self._labelled_value()
         if labelled is not None:
@@ -462,10 +476,10 @@ class Policy:
                     continue
                 free = [f for f in entries if not f.text or f.text not in self.typed]   # not over another value
                 target = self._field_for(hint_words, free)
-                if target is None:
+                if target is None or target.text == text:
                     continue
-                if target.text == text:
-                    continue
+                if target in recipient and value.kind not in ("name", "phone"):
+                    continue        # a field that addresses someone takes who, never what is said
                 return (f"enter {text!r} into '{target.hint or target.label}'",
                         JSONAction("input_text", text=text, index=self.idx(target), clear_text=True))
         if search and self.facts.names and not self.facts.creates and not self.at_home and not self.searched:
@@ -604,7 +618,9 @@ def trusted_memories(memories: list[Memory], goal: str) -> list[Memory]:
     close = [m for m in memories if m.relevance >= MEMORY_TRUST]
     agreed = [m for m in memories if m not in close and m.relevance >= MEMORY_LOOSE and
               any(o is not m and o.app == m.app and _path_overlap(m, o) >= MEMORY_AGREE for o in memories)]
-    return close + sorted(agreed, key=lambda m: len(m.steps))     # of agreeing paths, the shortest first
+    same_way = read_goal(goal).polarity          # of switch memories, those that switched the same way first
+    return sorted(close, key=lambda m: read_goal(m.task).polarity != same_way) + \
+        sorted(agreed, key=lambda m: len(m.steps))    # of agreeing paths, the shortest first
 
 
 def _task_kind(goal: str) -> tuple[bool, bool]:
