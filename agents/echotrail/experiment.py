@@ -35,7 +35,18 @@ from agents.echotrail.memory import EchoTrail
 from agents.echotrail.store import MemoryStore
 from agents.gui.agent import AgentConfig, GuiAgent
 from agents.gui.backends import make_backend
-from agents.gui.evaluate import DIFFICULTIES, EvalConfig, Evaluation, Job, MemorySource, _groups, _rate, phone_daemons
+from agents.gui.evaluate import (
+    DIFFICULTIES,
+    EvalConfig,
+    EvalError,
+    Evaluation,
+    Job,
+    MemorySource,
+    _groups,
+    _rate,
+    chosen_templates,
+    phone_daemons,
+)
 from agents.runs import atomic_write, plot_bars
 
 EVAL_SEED = 1000
@@ -100,13 +111,17 @@ class MemoryExperiment:
         self.backend = make_backend(config.backend, **config.backend_options)
 
     def run(self) -> dict[str, Any]:
+        if self.config.tasks_file:
+            raise EvalError("--memory splits the suite's templates into trained and held out: it takes --only "
+                            "patterns, not a task file")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         started = time.time()
         with phone_daemons(self.config, self.console) as (hub, names):
             from control.bus.hub import connect
 
             with connect(names[0], hub, timeout=30) as harness:
-                templates = {t["name"]: t for t in harness.call("tasks")}
+                suite = {t["name"]: t for t in harness.call("tasks")}
+            templates = {name: suite[name] for name in chosen_templates(self.config, list(suite))}
             held_in, held_out = split(list(templates.values()), self.memory.split_seed, self.memory.holdout)
             evaluation = evaluation_jobs(templates, held_in, held_out, self.config.seeds)
             stores = self._stores(hub)

@@ -51,9 +51,13 @@ def eval_group() -> None:
 @click.option("--split-seed", default=0, show_default=True, help="--memory: the seed fixing the held-out split.")
 @click.option("--memory-db", type=click.Path(dir_okay=False), help="--memory: the store (default RUN/memory.db).")
 @click.option("--memory-service", metavar="NAME", help="--memory: use this memory service on the hub instead.")
+@click.option("--curiosity-steps", default=150, show_default=True, type=click.IntRange(0),
+              help="--memory on: the explorer's curiosity steps per phone.")
+@click.option("--explore-goals", default=12, show_default=True, type=click.IntRange(0),
+              help="--memory on: goals the explorer proposes and pursues per phone.")
 def eval_gui(suite, backend, model, base_url, api_key_env, timeout, tasks_file, only, seeds, daemons, max_steps,
              history_screens, no_compress, hub, devices, run_dir, pages, memory, ablations, split_seed, memory_db,
-             memory_service) -> None:
+             memory_service, curiosity_steps, explore_goals) -> None:
     """Run the GUI agent on the phone task suite through the bus and report success per difficulty."""
     from pydantic import ValidationError
 
@@ -78,7 +82,8 @@ def eval_gui(suite, backend, model, base_url, api_key_env, timeout, tasks_file, 
             from agents.echotrail.store import StoreError
 
             settings = MemoryConfig(memory=memory, ablations=ablations, split_seed=split_seed, memory_db=memory_db,
-                                    memory_service=memory_service)
+                                    memory_service=memory_service, curiosity_steps=curiosity_steps,
+                                    explore_goals=explore_goals)
             try:
                 MemoryExperiment(config, settings, console=console).run()
             except StoreError as exc:

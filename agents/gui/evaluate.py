@@ -118,14 +118,18 @@ def jobs(config: EvalConfig, templates: list[str]) -> list[Job]:
             raise EvalError(str(exc)) from None
         pairs = [(None, spec) for spec in specs]
     else:
-        for pattern in config.only:
-            if not fnmatch.filter(templates, pattern):
-                raise EvalError(f"no template matches {pattern!r}; there are {len(templates)}, "
-                                f"e.g. {', '.join(templates[:5])}")
-        chosen = [t for t in templates if not config.only or any(fnmatch.fnmatch(t, p) for p in config.only)]
-        pairs = [(name, None) for name in chosen]
+        pairs = [(name, None) for name in chosen_templates(config, templates)]
     return [Job(i, seed, name, spec) for i, (seed, (name, spec)) in
             enumerate((seed, pair) for seed in range(config.seeds) for pair in pairs)]
+
+
+def chosen_templates(config: EvalConfig, templates: list[str]) -> list[str]:
+    """The templates `config.only` picks (all without it); a pattern that matches none is an error."""
+    for pattern in config.only:
+        if not fnmatch.filter(templates, pattern):
+            raise EvalError(f"no template matches {pattern!r}; there are {len(templates)}, "
+                            f"e.g. {', '.join(templates[:5])}")
+    return [t for t in templates if not config.only or any(fnmatch.fnmatch(t, p) for p in config.only)]
 
 
 @contextmanager
