@@ -147,6 +147,7 @@ class OfflineCritic(Critic):
         committed = _last_tap_commits(steps)
         if wanted or facts.hour_minute or facts.minutes or (facts.creates and not facts.targets):
             check(committed, "the last action before 'complete' did not commit anything")
+            missing = [v.text for v in wanted]
             if committed and typed:
                 in_form = " ".join((_commit_step(steps).get("fields") or {}).values()).casefold()
                 missing = [v.text for v in wanted if v.kind != "name" and v.text.casefold() not in in_form]
@@ -154,7 +155,8 @@ class OfflineCritic(Critic):
             shown = [v for v in wanted if v.kind != "name" or v.text.split()[0] in " ".join(episode.final_labels)]
             if wanted and committed:
                 check(any(_visible(v.text, episode.final_labels) for v in shown)
-                      or _visible_after_commit(steps, wanted), "after the commit, no value the goal gave is on screen")
+                      or _visible_after_commit(steps, wanted) or (typed and not missing and _filtered(episode)),
+                      "after the commit, no value the goal gave is on screen")
         if facts.minutes:
             check(any(re.search(rf"(^|\D)0?{facts.minutes}\s*(m|min|minutes?)\b", label) for s in steps[1:]
                       for label in s.get("labels", []) + episode.final_labels if not label.isdigit()),
@@ -298,11 +300,11 @@ def _answer_evidence(episode: Episode, facts, reasons: list[str]) -> float:
         return 0.0
     screens = [s.get("labels", []) for s in episode.steps] + [episode.final_labels]
     holding = [labels for labels in screens if any(_says(label, answer) for label in labels)]
-    if not holding:
-        if not re.fullmatch(r"\d{1,3}", answer):        # a count is counted, not read
-            reasons.append(f"the answer {answer!r} is on no screen it saw")
-            return 0.2
-        holding = screens[-2:]
+    if re.fullmatch(r"\d{1,3}", answer) and re.search(r"\bhow many\b|^\s*count\b", facts.core, re.I):
+        holding = screens[-2:]          # a count is counted off the list it answered on, not read anywhere
+    elif not holding:
+        reasons.append(f"the answer {answer!r} is on no screen it saw")
+        return 0.2
     about = {w.rstrip("s") for w in re.findall(r"[a-z]+", facts.core.casefold()) if len(w) > 3} - QUESTION_WORDS
     named = [n.casefold() for n in facts.names] + [v.text.casefold() for v in facts.values if v.kind == "text"]
     for labels in holding:
@@ -355,6 +357,13 @@ def _last_tap_names_goal(steps: list[dict[str, Any]], goal: str) -> bool:
 def _visible(value: str, labels: list[str]) -> bool:
     folded = value.casefold()
     return any(folded in label.casefold() for label in labels)
+
+
+def _filtered(episode: Episode) -> bool:
+    """The last screen is a list a search narrows (its search field holds text): a saved item that
+    no longer matches the search is rightly not shown, so its absence says nothing."""
+    last = episode.steps[-1] if episode.steps else {}
+    return any("search" in name.casefold() and text for name, text in (last.get("fields") or {}).items())
 
 
 def _visible_after_commit(steps: list[dict[str, Any]], wanted) -> bool:

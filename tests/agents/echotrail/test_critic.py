@@ -1,0 +1,158 @@
+"""The critic judges from what the device showed, never from simulator state: real episodes of the
+offline agent on the phone simulator, judged and compared with the suite's own success check; hand-made
+episodes for the cases a critic must refuse; the model critic with a scripted judge."""
+from __future__ import annotations
+
+import ast
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from agents.echotrail.critic import Episode, ModelCritic, OfflineCritic
+from agents.gui.agent import AgentConfig, GuiAgent
+from agents.gui.backends.offline import OfflineBackend
+from sims.phone.phone import PhoneSim
+from sims.phone.tasks import make_task
+
+ECHOTRAIL = Path(__file__).resolve().parents[3] / "agents" / "echotrail"
+
+
+def test_the_critic_and_the_explorer_import_no_simulator_and_no_device():
+    for path in ECHOTRAIL.rglob("*.py"):
+        if path.name == "experiment.py":     # the experiment reads the suite's checks, to measure the critic
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] in ("sims", "devices") for n in names), f"{path} imports {names}"
+
+
+def _episode(template: str, seed: int = 0) -> tuple[Episode, bool]:
+    phone = PhoneSim(seed)
+    task = make_task(template, phone, seed=seed)
+    result = GuiAgent(OfflineBackend(), AgentConfig(max_steps=15)).run(phone, task.goal)
+    episode = Episode(task.goal, [asdict(s) for s in result.steps], result.final_labels, result.status,
+                      result.answer, result.final_fields)
+    return episode, bool(task.status(phone)["success"])
+
+
+@pytest.mark.parametrize("template", ["SettingsBluetooth", "ContactsAddContact", "ContactsPhoneAnswer",
+                                      "ContactsDeleteMissingInfeasible"])
+def test_real_successes_of_several_kinds_are_accepted(template):
+    episode, success = _episode(template)
+    assert success, "the offline agent no longer solves this task: pick another"
+    verdict = OfflineCritic().judge(episode)
+    assert verdict.accepted, verdict.reasons
+    assert verdict.scores.completion == 1.0 and verdict.scores.total >= 0.8
+
+
+def test_an_episode_that_ran_out_of_steps_is_refused():
+    episode, _ = _episode("SettingsBluetooth")
+    verdict = OfflineCritic().judge(Episode(episode.goal, episode.steps, episode.final_labels, "step_limit"))
+    assert not verdict.accepted and "step_limit" in verdict.reasons[0]
+
+
+def _step(action: dict, summary: str, *, target: str = "", package: str = "com.android.notes",
+          labels: list[str] | None = None, fields: dict | None = None) -> dict:
+    return {"action": action, "summary": summary, "target": target, "package": package, "activity": "Main",
+            "labels": labels or [], "fields": fields or {}}
+
+
+LAUNCHER = ["Tuesday, November 24", "Settings", "Contacts", "Messages", "Clock", "Notes", "Calendar"]
+
+
+def _judge(goal: str, steps: list[dict], status: str, final: list[str], app: str = "Notes", answer: str = ""):
+    """The verdict on an episode that opened `app` from the home screen, then took `steps`."""
+    home = _step({"action_type": "open_app", "app_name": app}, f"After it opened {app}: the app changed.",
+                 package="com.google.android.apps.nexuslauncher", labels=LAUNCHER)
+    return OfflineCritic().judge(Episode(goal, [home, *steps], final, status, answer or None))
+
+
+def test_an_infeasible_claim_is_believed_only_after_a_search_in_the_right_app():
+    search = {"action_type": "input_text", "text": "Ada Byron", "index": 1}
+    empty = ["No notes found"]
+    wrong_app = [_step(search, "After it typed 'Ada Byron' into [1] EditText 'Search notes': the field now reads "
+                               "'Ada Byron'.", target="Search notes", labels=["Notes"]),
+                 _step({"action_type": "status", "goal_status": "infeasible"}, "", labels=empty)]
+    verdict = _judge("Text Ada Byron \"See you at 7\".", wrong_app, "infeasible", empty)
+    assert not verdict.accepted and any("looked in Notes" in r for r in verdict.reasons), verdict.reasons
+    right = [dict(s, package="com.android.messaging") for s in wrong_app]
+    right[0] = dict(right[0], summary=right[0]["summary"].replace("notes", "contacts"))
+    verdict = _judge("Text Ada Byron \"See you at 7\".", right, "infeasible", ["No contacts found"], app="Messages")
+    assert verdict.scores.completion == 1.0, verdict.reasons
+
+
+def test_a_rename_done_by_making_a_new_item_is_refused():
+    steps = [_step({"action_type": "click", "index": 3}, "After it tapped 'New note': the screen changed to Edit.",
+                   target="New note"),
+             _step({"action_type": "input_text", "index": 4, "text": "Quotes"},
+                   "After it typed 'Quotes' into [4] EditText 'Title': the field 'Title' now reads 'Quotes'.",
+                   target="Title", fields={"Title": ""}),
+             _step({"action_type": "click", "index": 2}, "After it tapped 'Save note': the screen changed to Main.",
+                   target="Save note", fields={"Title": "Quotes"}),
+             _step({"action_type": "status", "goal_status": "complete"}, "", labels=["Quotes", "Packing list"])]
+    verdict = _judge("Rename my note Packing list to Quotes.", steps, "complete", ["Quotes", "Packing list"])
+    assert not verdict.accepted and any("new item" in r for r in verdict.reasons), verdict.reasons
+
+
+def test_a_count_is_judged_on_the_list_it_was_counted_from():
+    listing = ["Contacts", "Ben Garcia", "Bruno Garcia", "Chloe Costa"]
+    steps = [_step({"action_type": "answer", "text": "2"}, "After it answered '2': the screen looks the same.",
+                   package="com.android.contacts", labels=listing)]
+    verdict = _judge("How many of my contacts have the last name Garcia?", steps, "answered", listing,
+                     app="Contacts", answer="2")
+    assert verdict.scores.completion == 1.0, verdict.reasons       # '2' also appears in the date on the home screen
+    elsewhere = ["Contacts", "Chloe Costa", "Diego Baker"]
+    verdict = _judge("How many of my contacts have the last name Garcia?",
+                     [dict(steps[0], labels=elsewhere)], "answered", elsewhere, app="Contacts",
+                     answer="2")
+    assert not verdict.accepted
+
+
+class Judge:
+    """A scripted judge: replies as given and keeps the prompts."""
+
+    name = "judge"
+
+    def __init__(self, text: str) -> None:
+        self.text, self.prompts = text, []
+
+    def reply(self, context, prompt):
+        from agents.gui.backends import Reply
+
+        self.prompts.append(prompt)
+        return Reply(self.text)
+
+
+def test_the_model_critic_reads_scores_and_refuses_garbage():
+    episode, _ = _episode("SettingsBluetooth")
+    judge = Judge('I think it worked. {"completion": 1, "coherence": 0.9, "efficiency": 0.8, "reason": "flipped"}')
+    verdict = ModelCritic(judge).judge(episode)
+    assert verdict.accepted and verdict.scores.efficiency == 0.8 and verdict.reasons == ["flipped"]
+    assert episode.goal in judge.prompts[0].text                   # the judge saw the goal and the steps
+    for garbage in ("no idea", '{"completion": 7, "coherence": 1, "efficiency": 1}', '{"completion": "yes"}'):
+        verdict = ModelCritic(Judge(garbage)).judge(episode)
+        assert not verdict.accepted and verdict.scores.total == 0, garbage
+
+
+def test_a_rename_saved_in_a_filtered_list_is_believed_from_the_saved_form():
+    """After a rename found by a search, the list still filters by the old name: the new one is
+    rightly not shown, and the form it saved is the evidence."""
+    searched = {"Search notes": "Packing"}
+    steps = [_step({"action_type": "input_text", "index": 1, "text": "Packing"},
+                   "After it typed 'Packing' into [1] EditText 'Search notes': the field 'Search notes' now reads "
+                   "'Packing'.", target="Search notes", labels=["Packing list"], fields={"Search notes": ""}),
+             _step({"action_type": "click", "index": 3}, "After it tapped 'Packing list': the screen changed to "
+                   "Edit.", target="Packing list", labels=["Packing list"], fields=searched),
+             _step({"action_type": "input_text", "index": 4, "text": "Quotes"},
+                   "After it typed 'Quotes' into [4] EditText 'Title': the field 'Title' now reads 'Quotes'.",
+                   target="Title", fields={"Title": "Packing list"}),
+             _step({"action_type": "click", "index": 2}, "After it tapped 'Save note': the screen changed to Main.",
+                   target="Save note", fields={"Title": "Quotes"}),
+             _step({"action_type": "status", "goal_status": "complete"}, "", fields=searched)]
+    verdict = _judge("Rename my note Packing list to Quotes.", steps, "complete", ["Notes", "No notes found"])
+    assert verdict.accepted, verdict.reasons
+    steps[-1] = dict(steps[-1], fields={"Search notes": ""})           # not filtered: then the list must show it
+    verdict = _judge("Rename my note Packing list to Quotes.", steps, "complete", ["Notes", "Groceries"])
+    assert not verdict.accepted and "no value the goal gave is on screen" in " ".join(verdict.reasons)
