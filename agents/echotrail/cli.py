@@ -10,7 +10,6 @@ Nothing heavy is imported until a command runs.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,15 +293,19 @@ def explore(where: Where, phones: int, devices: tuple[str, ...], curiosity_steps
     _needs("gui", "PIL", "httpx", "jinja2", "matplotlib", what="`podium memory explore`")
     if not devices:
         _needs("phone-sim", "PIL", "starlette", "uvicorn", "lxml", what="`podium memory explore` (without --device)")
+    from agents.echotrail.explorer import explore_phones
     from agents.echotrail.memory import EchoTrail
+    from agents.gui.backends import make_backend
     from agents.gui.evaluate import EvalConfig, phone_daemons
     from control.bus.hub import DEFAULT_HUB
 
     config = EvalConfig(daemons=phones, hub=(where.hub or DEFAULT_HUB) if devices else None, devices=list(devices))
     with _opened(where, create=True) as store:
         with phone_daemons(config, console) as (hub, names):
-            pursued, failures = _explore_phones(hub, names, EchoTrail(store), curiosity_steps=curiosity_steps,
-                                                goals=goals, max_steps=max_steps, seed=seed)
+            with console.status(f"exploring {len(names)} phones..."):
+                pursued, failures = explore_phones(hub, names, make_backend("offline"), EchoTrail(store),
+                                                   curiosity_steps=curiosity_steps, goals=goals,
+                                                   max_steps=max_steps, seed=seed)
         total = len(store)
     table = _table(f"{len(pursued)} goals pursued on {len(names)} phones", "phone", "goal", "status", "steps",
                    "critic", "stored", right=("steps", "stored"))
@@ -319,37 +322,3 @@ def explore(where: Where, phones: int, devices: tuple[str, ...], curiosity_steps
         raise SystemExit(1)
 
 
-def _explore_phones(hub: str, names: list[str], echo: Any, *, curiosity_steps: int, goals: int, max_steps: int,
-                    seed: int) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, str]]]:
-    """One Explorer per phone daemon, each on its own thread, sharing one offline backend and one
-    EchoTrail; returns (phone, goal report) rows and (phone, problem) for each that failed."""
-    from agents.echotrail.explorer import Explorer
-    from agents.gui.agent import AgentConfig, GuiAgent
-    from agents.gui.backends import make_backend
-    from control.phone import RemotePhone
-
-    backend = make_backend("offline")
-    pursued: list[tuple[str, dict[str, Any]]] = []
-    failures: list[tuple[str, str]] = []
-    lock = threading.Lock()
-
-    def on(index: int, name: str) -> None:
-        keep = lambda goal, result: echo.remember(goal, result, provenance="explored", source=f"explorer/{name}")
-        try:
-            with RemotePhone(name, hub=hub, timeout=60) as phone:
-                report = Explorer(phone, GuiAgent(backend, AgentConfig(max_steps=max_steps)), keep,
-                                  curiosity_steps=curiosity_steps, goals=goals, seed=seed * 100 + index).run()
-        except Exception as exc:  # a phone that fails must not hide what the others found
-            with lock:
-                failures.append((name, f"{type(exc).__name__}: {exc}"))
-            return
-        with lock:
-            pursued.extend((name, goal) for goal in report.goals)
-
-    with console.status(f"exploring {len(names)} phones..."):
-        threads = [threading.Thread(target=on, args=(i, n), daemon=True) for i, n in enumerate(names)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    return pursued, failures

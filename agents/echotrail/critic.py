@@ -69,8 +69,9 @@ class OfflineCritic(Critic):
 
     def score(self, episode: Episode) -> tuple[Scores, list[str]]:
         reasons: list[str] = []
-        self.apps |= {label for s in episode.steps if "launcher" in (s.get("package") or "")
-                      for label in s.get("labels", []) if len(label.split()) == 1 and label[:1].isupper()}
+        # rebound, not updated in place: evaluation threads share one critic and iterate the set
+        self.apps = self.apps | {label for s in episode.steps if "launcher" in (s.get("package") or "")
+                                 for label in s.get("labels", []) if len(label.split()) == 1 and label[:1].isupper()}
         completion = self._completion(episode, reasons)
         return Scores(completion=completion, coherence=_coherence(episode.steps, reasons),
                       efficiency=_efficiency(episode.steps, reasons)), reasons

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.table import Table
 
-from agents.echotrail.explorer import Explorer
+from agents.echotrail.explorer import explore_phones
 from agents.echotrail.memory import EchoTrail
 from agents.echotrail.store import MemoryStore
-from agents.gui.agent import AgentConfig, GuiAgent
 from agents.gui.backends import make_backend
 from agents.gui.evaluate import (
     DIFFICULTIES,
@@ -124,7 +122,7 @@ class MemoryExperiment:
             templates = {name: suite[name] for name in chosen_templates(self.config, list(suite))}
             held_in, held_out = split(list(templates.values()), self.memory.split_seed, self.memory.holdout)
             evaluation = evaluation_jobs(templates, held_in, held_out, self.config.seeds)
-            stores = self._stores(hub)
+            stores = self._stores(hub) if self.memory.memory == "on" else {}   # off stores nothing
             built = {}
             if self.memory.memory == "on":
                 built = self._build(hub, names, templates, held_in, stores)
@@ -144,10 +142,10 @@ class MemoryExperiment:
 
             main: Any = RemoteMemory(self.memory.memory_service, hub=hub)
         else:
-            main = MemoryStore(self.memory.memory_db or _fresh(self.run_dir / "memory.db"))
+            main = MemoryStore(self.memory.memory_db or fresh_store_path(self.run_dir / "memory.db"))
         stores = {"main": main}
         if self.memory.ablations:
-            stores["all"] = MemoryStore(_fresh(self.run_dir / "memory-no-critic.db"))
+            stores["all"] = MemoryStore(fresh_store_path(self.run_dir / "memory-no-critic.db"))
         return stores
 
     def _build(self, hub: str, names: list[str], templates: dict, held_in: list[str],
@@ -178,28 +176,15 @@ class MemoryExperiment:
     def _explore(self, hub: str, names: list[str], echo: EchoTrail) -> list[dict[str, Any]]:
         if not self.memory.curiosity_steps and not self.memory.explore_goals:
             return []
-        from control.phone import RemotePhone
-
-        found: list[dict[str, Any]] = []
-        lock = threading.Lock()
-
-        def explore(index: int, name: str) -> None:
-            agent = GuiAgent(self.backend, AgentConfig(max_steps=min(15, self.config.max_steps)))
-            with RemotePhone(name, hub=hub, timeout=self.config.call_timeout) as phone:
-                explorer = Explorer(phone, agent, lambda goal, result: echo.remember(
-                    goal, result, provenance="explored", source=f"explorer/{name}"),
-                    curiosity_steps=self.memory.curiosity_steps, goals=self.memory.explore_goals,
-                    seed=self.memory.split_seed * 100 + index)
-                report = explorer.run()
-            with lock:
-                found.extend(report.goals)
-
         with self.console.status(f"exploring on {len(names)} phones..."):
-            threads = [threading.Thread(target=explore, args=(i, n), daemon=True) for i, n in enumerate(names)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            pursued, failures = explore_phones(hub, names, self.backend, echo,
+                                               curiosity_steps=self.memory.curiosity_steps,
+                                               goals=self.memory.explore_goals,
+                                               max_steps=min(15, self.config.max_steps),
+                                               seed=self.memory.split_seed, timeout=self.config.call_timeout)
+        for phone, problem in failures:
+            self.console.print(f"[red]exploring {phone} failed[/]: {problem}; the memory is built without it")
+        found = [goal for _, goal in pursued]
         accepted = sum(1 for g in found if g["accepted"])
         self.console.print(f"explored: {len(found)} self-proposed goals pursued, {accepted} passed the critic")
         return found
@@ -259,7 +244,7 @@ class MemoryExperiment:
         self.console.print(table(report))
 
 
-def _fresh(path: Path) -> Path:
+def fresh_store_path(path: Path) -> Path:
     """A run's own store starts empty: a memory left by an earlier run would leak into this one's split."""
     for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         leftover.unlink(missing_ok=True)

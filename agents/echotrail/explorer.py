@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.gui.agent import GuiAgent
+from agents.gui.agent import AgentConfig, GuiAgent
 from agents.gui.history import is_keyboard, screen_name
 from control.phone.action import JSONAction
 from control.phone.device import DeviceError, PhoneDevice
@@ -163,3 +164,36 @@ class Explorer:
         self.report.steps += result.actions
         self.report.goals.append({"goal": goal, "status": result.status, "steps": result.actions,
                                   "accepted": verdict.get("accepted"), "id": verdict.get("id")})
+
+
+def explore_phones(hub: str, names: list[str], backend: Any, echo: Any, *, curiosity_steps: int, goals: int,
+                   max_steps: int = 15, seed: int = 0, timeout: float = 60.0
+                   ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, str]]]:
+    """One Explorer per phone daemon on the hub, each on its own thread, sharing `backend` and one
+    EchoTrail (`echo`) that judges and stores what they find. Returns (phone, goal report) rows,
+    and (phone, problem) for each phone that failed: one failing must not hide what the others found."""
+    from control.phone import RemotePhone
+
+    pursued: list[tuple[str, dict[str, Any]]] = []
+    failures: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def on(index: int, name: str) -> None:
+        keep = lambda goal, result: echo.remember(goal, result, provenance="explored", source=f"explorer/{name}")
+        try:
+            with RemotePhone(name, hub=hub, timeout=timeout) as phone:
+                report = Explorer(phone, GuiAgent(backend, AgentConfig(max_steps=max_steps)), keep,
+                                  curiosity_steps=curiosity_steps, goals=goals, seed=seed * 100 + index).run()
+        except Exception as exc:
+            with lock:
+                failures.append((name, f"{type(exc).__name__}: {exc}"))
+            return
+        with lock:
+            pursued.extend((name, goal) for goal in report.goals)
+
+    threads = [threading.Thread(target=on, args=(i, n), daemon=True) for i, n in enumerate(names)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return pursued, failures

@@ -6,7 +6,7 @@
 
 Everything a peer sends is validated (`Trajectory.parse`: every field bounded, nothing unknown);
 a bad request is answered with an error naming what was wrong and changes nothing. `add` is
-idempotent (a trajectory's id is its content's hash), so a client may retry it after a timeout or
+idempotent (a stored trajectory is found again by its content's hash), so a client may retry it after a timeout or
 a service restart without storing anything twice.
 """
 from __future__ import annotations
@@ -104,8 +104,8 @@ class RemoteMemory:
 
     It follows the service when it restarts: a call that times out (the service died) or finds no
     live service of the name is tried again, the name looked up again through the hub each time,
-    for up to `patience` seconds. Only calls that are safe twice are retried: `add` is (the id is
-    the content's hash), `prune` is not. `timeout` is per attempt."""
+    for up to `patience` seconds. Only calls that are safe twice are retried: `add` is (an identical
+    trajectory is found by its content's hash and answers its first id), `prune` is not. `timeout` is per attempt."""
 
     def __init__(self, service: str = "memory:0", *, hub: str | None = None, timeout: float = 30.0,
                  patience: float = 60.0) -> None:

@@ -11,7 +11,7 @@ killed mid-transaction leaves nothing half-written (SQLite rolls the WAL back on
 
 Retrieval: semantic (cosine over the offline embedder's vectors, numpy brute force: under a
 millisecond at 10,000 x 384, so no index library earns its keep) and lexical (SQLite FTS5, BM25),
-fused by reciprocal rank; filtered by app when known; top-k above a relevance floor.
+fused by reciprocal rank; filtered by app when the caller gives one; top-k above a relevance floor.
 
 Schema versions (PRAGMA user_version) and their migrations:
     1  the first layout: embeddings as JSON text, no full-text index, no answer or source columns
@@ -92,7 +92,10 @@ class MemoryStore:
         self._ids: np.ndarray = np.zeros(0, np.int64)
         self._apps: np.ndarray = np.zeros(0, object)
         self._seen = (0, -1)      # (the highest id loaded, the delete generation it was loaded at)
-        self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:       # a folder that does not exist, a file it may not open
+            raise StoreError(f"{self.path} cannot be opened as a memory store: {exc}") from None
         try:
             self.db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             # Judge the file before anything writes to it (journal mode, schema): a file refused
@@ -169,22 +172,7 @@ class MemoryStore:
     # -- writing -----------------------------------------------------------------------------------
     def add(self, trajectory: Trajectory | dict[str, Any]) -> int:
         """Store a trajectory; returns its id after a durable commit (an identical one: its old id)."""
-        trajectory = Trajectory.parse(trajectory)
-        body = trajectory.model_dump_json(exclude={"created"})
-        uid = _uid(body)
-        vector = self.embedder.encode([goal_key(trajectory.intent)])[0].astype(np.float32)
-        with self._write():
-            found = self.db.execute("SELECT id FROM trajectories WHERE uid = ?", (uid,)).fetchone()
-            if found:
-                return int(found[0])
-            cursor = self.db.execute(
-                "INSERT INTO trajectories (uid, intent, app, steps, outcome, answer, scores, provenance, source, "
-                "created, embedding, embedder) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (uid, trajectory.intent, trajectory.app, json.dumps([s.model_dump() for s in trajectory.steps]),
-                 trajectory.outcome, trajectory.answer, trajectory.scores.model_dump_json(), trajectory.provenance,
-                 trajectory.source, trajectory.created, vector.tobytes(), self.embedder.name))
-            self._index(cursor.lastrowid, trajectory.intent, trajectory.text())
-            return int(cursor.lastrowid)
+        return self.add_many([trajectory])[0]
 
     def add_many(self, trajectories: Iterable[Trajectory | dict[str, Any]], *,
                  vectors: np.ndarray | None = None) -> list[int]:
@@ -327,15 +315,17 @@ class MemoryStore:
         return hits
 
     def _semantic(self, query: str, app: str | None, pool: int) -> dict[int, float]:
-        self._refresh()
-        if self._vectors is None or not len(self._ids):
+        with self._lock:          # one consistent snapshot: another thread's refresh rebinds all three
+            self._refresh()
+            vectors, ids, apps = self._vectors, self._ids, self._apps
+        if vectors is None or not len(ids):
             return {}
         q = self.embedder.encode([goal_key(query)])[0]
-        scores = self._vectors @ q
+        scores = vectors @ q
         if app:
-            scores = np.where(self._apps == app, scores, -np.inf)
+            scores = np.where(apps == app, scores, -np.inf)
         top = np.argpartition(-scores, min(pool, len(scores) - 1))[:pool]
-        return {int(self._ids[i]): float(scores[i]) for i in top if np.isfinite(scores[i])}
+        return {int(ids[i]): float(scores[i]) for i in top if np.isfinite(scores[i])}
 
     def _lexical(self, query: str, app: str | None, pool: int) -> dict[int, float]:
         words = [w for w in WORD.findall(goal_key(query).casefold()) if w not in STOPWORDS]
@@ -483,13 +473,13 @@ def import_jsonl(target: Any, path: str | Path) -> tuple[int, list[str]]:
     return added, problems
 
 
-def _filters(*, app: str | None = None, provenance: str | None = None, prefix: str = "") -> tuple[str, list]:
+def _filters(*, app: str | None = None, provenance: str | None = None) -> tuple[str, list]:
     clauses, args = [], []
     if app:
-        clauses.append(f"{prefix}app = ?")
+        clauses.append("app = ?")
         args.append(app)
     if provenance:
-        clauses.append(f"{prefix}provenance = ?")
+        clauses.append("provenance = ?")
         args.append(provenance)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 

@@ -57,7 +57,8 @@ class Trajectory(_Strict):
     scores: Scores
     provenance: Provenance
     source: str = Field("", max_length=200)            # e.g. "ContactsAddContact/s3" or "explorer-0"
-    created: float = Field(default_factory=time.time, ge=0, allow_inf_nan=False)   # inf would export as null
+    # finite (inf would export as null) and before the year 10,000 (what a date can show)
+    created: float = Field(default_factory=time.time, ge=0, le=253_402_300_799, allow_inf_nan=False)
 
     @classmethod
     def parse(cls, data: Any) -> Trajectory:
@@ -137,7 +138,7 @@ def _app_of(steps: list[dict[str, Any]]) -> str:
     """The app the task was done in: the one its last action happened in, by the name it was
     opened with where it was opened by name (the launcher's name), else by its package."""
     acted = [s for s in steps if s.get("action") and "launcher" not in (s.get("package") or "")
-             and s["action"].get("action_type") not in ("status", "answer", "wait")]
+             and s["action"].get("action_type") not in ("status", "wait")]          # an answer is read in an app
     if not acted:
         return ""
     package = acted[-1].get("package") or ""

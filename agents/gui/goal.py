@@ -23,9 +23,10 @@ CREATE = re.compile(r"^\s*(add|create|new|make|write|save|set|schedule|put|start
                     r"i have)\b|\bnew (note|contact|alarm|event)\b", re.I)
 QUESTION = re.compile(r"^\s*(what|how|which|when|who|where|tell|read|look up|check|count|is|are|do)\b", re.I)
 # "on" as a state, not a preposition: "Wi-Fi on", "on." -- but not "on my phone", "on December 3"
-_STATE = r"(?!\s+(?:my|the|a|an|this|that|your|it|to|for|at|\d|" + "|".join(calendar.month_name[1:]) + r"))"
-ON = re.compile(r"\b(turn|switch|set|put)\b[^.]*\bon\b" + _STATE + r"|\benable\b|\bactivate\b|\bon\b\.?$"
-                r"|\b[\w-]+ on\b" + _STATE, re.I)
+_STATE = (r"(?!\s+(?:(?:my|the|a|an|this|that|your|it|to|at|" + "|".join(calendar.month_name[1:]) + "|"
+          + "|".join(calendar.day_name) + r")\b|\d))")
+ON = re.compile(r"\b(turn|switch|put)\s+on\b|\b(turn|switch|set|put)\b[^.]*\bon\b" + _STATE +
+                r"|\benable\b|\bactivate\b|\bon\b\.?$|\b[\w-]+ on\b" + _STATE, re.I)
 OFF = re.compile(r"\b(turn|switch|set|put)\b[^.]*\boff\b|\bdisable\b|\bdeactivate\b|\boff\b\.?$", re.I)
 TIME = re.compile(r"\b(\d{1,2}):(\d{2})\s*(AM|PM|am|pm)?\b")
 PHONE = re.compile(r"\+?\d[\d ()-]{6,}\d")
@@ -72,10 +73,12 @@ def read_goal(goal: str) -> GoalFacts:
     """What the goal asks for, read without knowing which task it is."""
     wanted = KEEP.sub("", goal)          # "..., but leave airplane mode on": what not to touch is not asked
     unquoted = QUOTED.sub(" ", wanted)   # a note that says "call mom on Sunday" switches nothing on
-    facts = GoalFacts(core=goal, question=bool(QUESTION.match(goal)) or goal.rstrip().endswith("?"),
+    question = bool(QUESTION.match(goal)) or goal.rstrip().endswith("?")     # asks about a state, sets none
+    facts = GoalFacts(core=goal, question=question,
                       creates=bool(CREATE.search(goal)), deletes=bool(DELETE.search(goal)),
                       words=frozenset(WORD.findall(wanted.casefold())),
-                      polarity=True if ON.search(unquoted) else False if OFF.search(unquoted) else None)
+                      polarity=None if question else True if ON.search(unquoted) else
+                      False if OFF.search(unquoted) else None)
     quoted = QUOTED.findall(goal)
     rest = QUOTED.sub(" ", goal)
     for email in EMAIL.findall(rest):

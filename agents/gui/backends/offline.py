@@ -47,9 +47,9 @@ COMMIT = ("Save", "OK", "Done", "Send", "Set", "Add", "Start", "Delete", "Confir
 
 class OfflineBackend(Backend):
     """See the module docstring. `embedder` defaults to the process's shared one. `explore` > 0
-    makes it an explorer: with that probability a step tries something this episode has not tried
-    on this screen instead of the best-scoring move (what a sampling temperature does for a model);
-    `seed` makes those choices repeatable."""
+    makes it an explorer (what a sampling temperature does for a model): with that probability a
+    step takes a runner-up move (the second or third the rules propose), and with 0.3 times it
+    something this episode has not tried on this screen; `seed` makes those choices repeatable."""
 
     name = "offline"
 
@@ -234,7 +234,7 @@ class Policy:
         if len(self.facts.targets) > len(read_goal(memory.task).targets) and not all(
                 any(self._same(t, d) for d in self._switched()) for t in self.facts.targets):
             return None       # this goal names more switches than the remembered one did, not all set yet
-        status = ending.get("text") or "complete"
+        status = ending.get("text") if ending.get("text") in ("complete", "infeasible") else "complete"
         return f"a remembered success ended here ({memory.task!r})", JSONAction("status", goal_status=status)
 
     def _goal_switch(self) -> UIElement | None:
@@ -433,9 +433,6 @@ class Policy:
             return ""
         display = max(shown, key=lambda e: e.bounds.area)
         return re.sub(r"\D", "", display.text).lstrip("0")
-
-    def _values(self) -> list[Value]:
-        return self.facts.values
 
     def _entered(self, value: Value) -> bool:
         """Whether this episode has typed `value` (whole, or in the pieces a form asked for)."""

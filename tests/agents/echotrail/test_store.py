@@ -263,3 +263,24 @@ def test_an_sqlite_file_of_something_else_is_refused(tmp_path):
         db.execute("CREATE TABLE people (name TEXT, phone TEXT)")
         db.execute("INSERT INTO people VALUES ('Ada', '555-0101')")
     refused(path, "an SQLite file but not a memory store \\(it has tables people")
+
+
+def test_a_store_in_a_folder_that_does_not_exist_is_a_store_error_naming_it(tmp_path):
+    missing = tmp_path / "no-such-folder" / "memory.db"
+    with pytest.raises(StoreError, match="no-such-folder"):
+        MemoryStore(missing)
+    assert not missing.parent.exists()
+
+
+def test_an_answer_episode_remembers_the_app_it_was_read_in():
+    from agents.echotrail.trajectory import Scores, from_episode
+
+    steps = [{"action": {"action_type": "swipe", "direction": "up"}, "package": "com.google.android.apps.nexuslauncher",
+              "activity": "NexusLauncher", "summary": "After it swiped up: new on screen: 'Clock'."},
+             {"action": {"action_type": "open_app", "app_name": "Clock"}, "package": "com.google.android.apps.nexuslauncher",
+              "activity": "NexusLauncher", "summary": "After it opened Clock: the app changed."},
+             {"action": {"action_type": "answer", "text": "6:30 AM"}, "package": "com.google.android.deskclock",
+              "activity": "DeskClock", "summary": "After it answered '6:30 AM': the screen looks the same."}]
+    memory = from_episode("Which alarm rings first?", steps, status="answered", answer="6:30 AM",
+                          scores=Scores(completion=1, coherence=1, efficiency=1), provenance="task")
+    assert memory.app == "Clock"

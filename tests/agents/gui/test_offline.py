@@ -61,3 +61,14 @@ def test_the_goal_is_read_for_values_not_for_task_names():
     facts = read_goal("Turn off Wi-Fi and Bluetooth, but leave airplane mode on.")
     assert facts.polarity is False and facts.targets == ["Wi-Fi", "Bluetooth"]
     assert read_goal("What time is my first alarm?").question
+
+
+@pytest.mark.parametrize("goal, polarity", [
+    ("Switch on the Wi-Fi.", True), ("Turn on airplane mode", True), ("Switch Bluetooth on for me", True),
+    ("Set dark mode on.", True), ("I want Wi-Fi on on my phone.", True), ("Turn Wi-Fi off.", False),
+    ("Which alarm is the earliest one that is switched on?", None),         # a question sets nothing
+    ("Add an event Dentist on Friday at 3:00 PM.", None), ("Put Tokyo on my world clock list.", None),
+    ('Create a note titled "Plans" that says "call mom on Sunday".', None),  # quoted text switches nothing
+])
+def test_on_and_off_are_read_as_states_not_prepositions(goal, polarity):
+    assert read_goal(goal).polarity is polarity
