@@ -275,9 +275,10 @@ def test_a_store_in_a_folder_that_does_not_exist_is_a_store_error_naming_it(tmp_
 def test_an_answer_episode_remembers_the_app_it_was_read_in():
     from agents.echotrail.trajectory import Scores, from_episode
 
-    steps = [{"action": {"action_type": "swipe", "direction": "up"}, "package": "com.google.android.apps.nexuslauncher",
+    launcher = "com.google.android.apps.nexuslauncher"
+    steps = [{"action": {"action_type": "swipe", "direction": "up"}, "package": launcher,
               "activity": "NexusLauncher", "summary": "After it swiped up: new on screen: 'Clock'."},
-             {"action": {"action_type": "open_app", "app_name": "Clock"}, "package": "com.google.android.apps.nexuslauncher",
+             {"action": {"action_type": "open_app", "app_name": "Clock"}, "package": launcher,
               "activity": "NexusLauncher", "summary": "After it opened Clock: the app changed."},
              {"action": {"action_type": "answer", "text": "6:30 AM"}, "package": "com.google.android.deskclock",
               "activity": "DeskClock", "summary": "After it answered '6:30 AM': the screen looks the same."}]
