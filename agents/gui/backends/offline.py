@@ -25,6 +25,7 @@ import random
 import re
 import threading
 from collections.abc import Iterator
+from functools import cached_property
 
 import numpy as np
 
@@ -63,13 +64,14 @@ class OfflineBackend(Backend):
     def reply(self, context: StepContext, prompt: Prompt) -> Reply:
         def decide() -> tuple[str, JSONAction]:
             policy = Policy(context, self.embedder, self.floor)
-            reason, action = policy.decide()
+            moves = policy.candidates()
+            reason, action = next(moves, policy.fallback)
             if not self.explore:
                 return reason, action
             with self.rng_lock:
                 roll, pick = self.rng.random(), self.rng.random()
             if roll < self.explore:           # the runner-up move: what the policy nearly did
-                alternatives = list(itertools.islice(policy.candidates(), 1, 3))
+                alternatives = list(itertools.islice(moves, 2))
                 if alternatives:
                     return alternatives[int(pick * len(alternatives))]
             elif roll < 1.3 * self.explore:   # now and then something nobody proposed
@@ -98,9 +100,10 @@ class Policy:
         self.memories = trusted_memories(context.memories, self.goal)
 
     # -- the decision ----------------------------------------------------------------------------
+    fallback = ("nothing on this screen fits the goal: go back", JSONAction("navigate_back"))
+
     def decide(self) -> tuple[str, JSONAction]:
-        return next(self.candidates(), ("nothing on this screen fits the goal: go back",
-                                        JSONAction("navigate_back")))
+        return next(self.candidates(), self.fallback)
 
     def candidates(self) -> Iterator[tuple[str, JSONAction]]:
         """Every move the rules propose, best first (the first is the decision; an explorer may
@@ -557,7 +560,22 @@ class Policy:
         return None
 
     def _tap(self, rank: int = 0) -> tuple[str, JSONAction] | None:
-        """Tap the element that matches the goal best (and the memory's next step, if any)."""
+        """Tap the element that matches the goal best, or the `rank`-th best (0 is the best)."""
+        ranking = self._tap_ranking
+        if ranking is None:
+            return None
+        candidates, labels, scores, order = ranking
+        if rank >= len(order) or scores[order[rank]] < self.floor:
+            return None
+        best = int(order[rank])
+        how = "best" if rank == 0 else f"{rank + 1}. best"
+        return f"'{labels[best]}' matches the goal {how} ({scores[best]:.2f})", \
+            JSONAction("click", index=self.idx(candidates[best]))
+
+    @cached_property
+    def _tap_ranking(self) -> tuple[list[UIElement], list[str], np.ndarray, np.ndarray] | None:
+        """The tappable elements scored against the goal (and the memory's next step, if any),
+        once per step: every rank of `_tap` reads it."""
         candidates = [e for e in self.elements if (e.clickable or e.label) and not e.editable and e.label
                       and e.bounds.area > 0 and "systemui" not in e.package]
         if not candidates:
@@ -587,13 +605,7 @@ class Policy:
             scores[i] -= 0.35 * times       # tried already
             if self._avoided(JSONAction("click", index=self.idx(element))):
                 scores[i] -= 1.0
-        order = np.argsort(-scores)
-        if rank >= len(order) or scores[order[rank]] < self.floor:
-            return None
-        best = int(order[rank])
-        how = "best" if rank == 0 else f"{rank + 1}. best"
-        return f"'{labels[best]}' matches the goal {how} ({scores[best]:.2f})", \
-            JSONAction("click", index=self.idx(candidates[best]))
+        return candidates, labels, scores, np.argsort(-scores)
 
     def _scroll(self) -> tuple[str, JSONAction] | None:
         lists = [e for e in self.elements if e.scrollable]
