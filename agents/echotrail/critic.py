@@ -122,7 +122,7 @@ class OfflineCritic(Critic):
         typing = [s for s in steps if s["action"].get("action_type") == "input_text"
                   and "failed" not in s.get("summary", "")]
         typed = [s["action"].get("text", "") for s in typing]
-        wanted = [v for v in entry_values(facts) if v.kind in ("text", "name", "phone", "email")]
+        wanted = [v for v in entry_values(facts) if v.kind in ("text", "title", "name", "phone", "email")]
         if not facts.deletes or facts.creates:
             for value in wanted:
                 pieces = value.text.split() if value.kind == "name" else [value.text]
@@ -181,7 +181,8 @@ class OfflineCritic(Critic):
 FIELD_KINDS = {"name": ("name", "recipient", "to", "contact", "search", "title", "label"),
                "phone": ("phone", "number", "recipient", "to", "search"),
                "email": ("email", "mail"),
-               "text": ("title", "text", "note", "message", "label", "subject", "body", "name", "search", "content")}
+               "text": ("title", "text", "note", "message", "label", "subject", "body", "name", "search", "content"),
+               "title": ("title", "label", "name", "subject", "event")}
 
 
 def _created_what_existed(episode: Episode, facts) -> str:
@@ -299,6 +300,12 @@ def _answer_evidence(episode: Episode, facts, reasons: list[str]) -> float:
     if not answer:
         reasons.append("an empty answer")
         return 0.0
+    if answer.endswith("?"):
+        reasons.append(f"the answer {answer!r} is itself a question")
+        return 0.2
+    if re.search(r"\bwhat time\b|\bwhen\b", episode.goal, re.I) and len(TIME.findall(answer)) > 1:
+        reasons.append(f"the answer {answer!r} gives several times where the question asks for one")
+        return 0.4
     screens = [s.get("labels", []) for s in episode.steps] + [episode.final_labels]
     holding = [labels for labels in screens if any(_says(label, answer) for label in labels)]
     if re.fullmatch(r"\d{1,3}", answer) and re.search(r"\bhow many\b|^\s*count\b", facts.core, re.I):

@@ -35,6 +35,14 @@ QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]")
 MINUTES = re.compile(r"\b(\d{1,3})[- ]minute", re.I)
 DATE = re.compile(r"\b(" + "|".join(calendar.month_name[1:]) + r")\s+(\d{1,2})\b")
 NAME = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)*\b")
+# What a new item is to be called, where the goal gives it without quotes: "a note called Bike repair
+# with ...", "an alarm with the label Yoga", "I have Plumber visit today at ...", "an event in my
+# calendar: Swim lesson, ...". A capitalised phrase, up to the next clause.
+_UNTIL = r"(?=\s+(?:with|that|and|holding|saying|which|on|at|for|in|today|tomorrow|between|from)\b|\s*[,.;:!?]|$)"
+_PHRASE = r"([A-Z][\w'-]*(?: [\w'-]+)*?)"
+TITLE = re.compile(r"\b(?:called|named|titled|labell?ed|with the (?:label|title|name))\s+" + _PHRASE + _UNTIL
+                   + r"|^\s*(?:I have|Put|Schedule)\s+" + _PHRASE + _UNTIL
+                   + r"|\b(?:event|note)\b[^:\"]*?[:,]\s*" + _PHRASE + r"(?=\s*[,:])")
 STOP = {"Turn", "Set", "Add", "Create", "Delete", "Remove", "Text", "Send", "Start", "Switch", "What", "How",
         "Which", "When", "Make", "Save", "Change", "Move", "Rename", "Reply", "Read", "Put", "Schedule", "Copy",
         "Look", "Count", "Cancel", "Message", "Write", "Answer", "Wake", "Time", "Tell", "Call", "Show", "Check",
@@ -48,7 +56,7 @@ class Value:
     """Something the goal wants entered: its text, and what kind of field takes it."""
 
     text: str
-    kind: str        # name, phone, email, time, date, minutes, text
+    kind: str        # name, phone, email, time, date, minutes, text, title
 
 
 @dataclass
@@ -105,6 +113,9 @@ def read_goal(goal: str) -> GoalFacts:
     facts.names = names(QUOTED.sub(" ", goal))
     if not facts.question:
         facts.values += [Value(n, "name") for n in facts.names if len(n.split()) == 2]
+    if facts.creates and not question:     # a person's name stays a name (first and last go apart)
+        people = {v.text for v in facts.values if v.kind == "name"}
+        facts.values[:0] = [Value(t, "title") for t in titles(rest) if t not in people]
     change = CHANGE.search(QUOTED.sub(lambda m: m.group(1), goal))
     if change and not facts.creates:
         facts.new_value = (change.group(2) or change.group(4)).strip().strip("\"'")
@@ -117,6 +128,16 @@ def read_goal(goal: str) -> GoalFacts:
         core = core.replace(value.text, " ")
     facts.core = re.sub(r"\s+", " ", TIME.sub(" ", core)).strip()
     return facts
+
+
+def titles(text: str) -> list[str]:
+    """Unquoted names of new items ("a note called Bike repair with ..."): see TITLE."""
+    found = []
+    for match in TITLE.finditer(text):
+        title = next(g for g in match.groups() if g).strip()
+        if title and title.split()[0] not in ("A", "An", "The", "My", "It") and title not in found:
+            found.append(title)
+    return found
 
 
 def names(text: str) -> list[str]:
@@ -145,7 +166,7 @@ def entry_values(facts: GoalFacts) -> list[Value]:
 
 
 KIND_WORDS = {"name": "someone", "phone": "a phone number", "email": "an email address", "time": "a time",
-              "date": "a date", "text": "something"}
+              "date": "a date", "text": "something", "title": "something"}
 
 
 @lru_cache(maxsize=2048)

@@ -165,8 +165,8 @@ class Policy:
                    and any(re.fullmatch(rf"{w}( \w+)?", e.label, re.I) for w in COMMIT)]
         if not buttons or self.facts.polarity is not None and not self.facts.deletes:
             return None
-        if any(e.editable for e in self.elements) and not all(self._entered(v) for v in self._entry_values()):
-            return None      # a dialog with fields: fill them first
+        if self._fillable_here():
+            return None      # a dialog with fields: fill them first (what none of them takes comes later)
         button = max(buttons, key=self.idx)
         return f"confirm with '{button.label}'", JSONAction("click", index=self.idx(button))
 
@@ -298,7 +298,8 @@ class Policy:
         first = (WORD.findall(label.casefold()) or [""])[0]
         if first in ("delete", "remove") and not self.facts.deletes:
             return True
-        return first in ("add", "create", "new") and self.facts.deletes and not self.facts.creates
+        changes = self.facts.deletes or self.facts.new_value is not None     # what it names exists already
+        return first in ("add", "create", "new") and changes and not self.facts.creates
 
     def _word_overlap(self, labels: list[str]) -> np.ndarray:
         """A bonus for labels whose words the goal uses ('note' and 'Notes', 'alarm' and 'Alarm')."""
@@ -352,14 +353,23 @@ class Policy:
         for i, element in enumerate(texts):
             words = WORD.findall(element.content_desc.casefold())
             if len(words) >= 2 and self.named(words[0]) and any(w.isdigit() for w in words[1:]):
-                value = element.content_desc.split(None, 1)[1]
+                value = self._asked_part(element.content_desc.split(None, 1)[1])
                 return f"'{element.content_desc}' answers it", JSONAction("answer", text=value)
             following = texts[i + 1] if i + 1 < len(texts) else None
             if element.text and self.named(element.text) and len(element.text.split()) == 1 and following \
                     and following.text and not following.clickable and abs(following.bounds.top - element.bounds.top) \
                     < element.bounds.height * 2 and not self.named(following.text):
-                return f"'{element.text}' reads {following.text!r}", JSONAction("answer", text=following.text)
+                return f"'{element.text}' reads {following.text!r}", \
+                    JSONAction("answer", text=self._asked_part(following.text))
         return None
+
+    def _asked_part(self, value: str) -> str:
+        """Of a span of times ('4:00 PM – 5:00 PM'), the one the question asks for: the start,
+        unless it asks when something ends. A question for one value gets one."""
+        times = list(TIME.finditer(value))
+        if len(times) < 2 or not re.search(r"\btime\b|\bwhen\b|\bstart|\bend|\bfinish", self.goal, re.I):
+            return value
+        return (times[-1] if re.search(r"\b(end|finish)", self.goal, re.I) else times[0]).group(0).strip()
 
     def _on_subject(self) -> bool:
         """The screen is the page of what the question names: the episode tapped a label the goal
@@ -489,6 +499,16 @@ class Policy:
                         JSONAction("input_text", text=subject, index=self.idx(search[0]), clear_text=True))
         return None
 
+    def _fillable_here(self) -> bool:
+        """A value still to enter has a field on this screen to go into."""
+        fields = [e for e in self.elements if e.editable and e.enabled and "search" not in
+                  (e.hint + e.resource_id).casefold()]
+        if not fields:
+            return False
+        pending = [v for v in self._entry_values() if not self._entered(v)]
+        return any(self._field_for(words, fields) is not None
+                   for value in pending for text, words in self._pieces(value, fields) if text not in self.typed)
+
     def _half_of_day(self) -> tuple[str, JSONAction] | None:
         """A 12-hour picker: choose AM or PM as the goal's time says."""
         if self.facts.hour_minute is None:
@@ -517,7 +537,8 @@ class Policy:
             year = int(year) + (month < int(shown[5:7]))      # a date without a year: the next one to come
             return [(f"{year}-{month:02d}-{day:02d}", "date")]
         kind_words = {"phone": "phone number", "email": "email address", "time": "start time",
-                      "name": "name recipient to", "text": "title text message note label"}
+                      "name": "name recipient to", "text": "title text message note label",
+                      "title": "title label name"}
         return [(value.text, kind_words.get(value.kind, "text"))]
 
     def _field_for(self, words: str, fields: list[UIElement]) -> UIElement | None:

@@ -156,3 +156,15 @@ def test_a_rename_saved_in_a_filtered_list_is_believed_from_the_saved_form():
     steps[-1] = dict(steps[-1], fields={"Search notes": ""})           # not filtered: then the list must show it
     verdict = _judge("Rename my note Packing list to Quotes.", steps, "complete", ["Notes", "Groceries"])
     assert not verdict.accepted and "no value the goal gave is on screen" in " ".join(verdict.reasons)
+
+
+@pytest.mark.parametrize("goal, answer, why", [
+    ("What model is this phone?", "Can you pick up some bread on the way?", "itself a question"),
+    ("What time is my Gym on November 21?", "8:30 AM – 9:00 AM", "several times"),
+])
+def test_an_answer_that_is_no_answer_to_the_question_is_refused(goal, answer, why):
+    """Read off a screen it saw, but a question is no answer, and a span is not the one time asked."""
+    shown = [answer, "Gym", "November 21"]
+    steps = [_step({"action_type": "answer", "text": answer}, "", labels=shown)]
+    verdict = _judge(goal, steps, "answered", shown, app="Messages", answer=answer)
+    assert not verdict.accepted and any(why in r for r in verdict.reasons), verdict.reasons

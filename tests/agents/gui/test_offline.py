@@ -11,6 +11,7 @@ import pytest
 from agents.embed import Embedder, lexical_vector
 from agents.gui.agent import AgentConfig, GuiAgent
 from agents.gui.backends.offline import OfflineBackend, read_goal
+from agents.gui.goal import entry_values, goal_key
 from sims.phone.phone import PhoneSim
 from sims.phone.tasks import make_task
 
@@ -72,3 +73,43 @@ def test_the_goal_is_read_for_values_not_for_task_names():
 ])
 def test_on_and_off_are_read_as_states_not_prepositions(goal, polarity):
     assert read_goal(goal).polarity is polarity
+
+
+@pytest.mark.parametrize("goal, title", [
+    ('Make a note called Bike repair with the text "renew the library card".', "Bike repair"),
+    ("I need an alarm at 7:10 AM with the label Laundry.", "Laundry"),
+    ("Add a 7:10 AM alarm called Call mom.", "Call mom"),
+    ("I have Plumber visit today at 3:30 PM; add it to the calendar.", "Plumber visit"),
+    ("Put an event in my calendar: Swim lesson, November 22, 2:00 PM to 3:30 PM.", "Swim lesson"),
+    ("Schedule Pottery class on December 4 between 5:00 PM and 6:30 PM.", "Pottery class"),
+])
+def test_an_unquoted_name_for_a_new_item_is_a_value_typed_first(goal, title):
+    facts = read_goal(goal)
+    assert (facts.values[0].text, facts.values[0].kind) == (title, "title")
+    assert entry_values(facts)[0].text == title
+    assert title not in goal_key(goal)           # retrieval compares the task, not its title
+
+
+def test_a_persons_name_stays_a_name_and_questions_name_nothing_new():
+    facts = read_goal("Add a contact named Liam Varga with the phone number +1 492-356-2208.")
+    assert [(v.text, v.kind) for v in facts.values if v.text == "Liam Varga"] == [("Liam Varga", "name")]
+    assert not [v for v in read_goal("How many people called Patel are in my contacts?").values]
+    assert not read_goal("The note called Groceries should be called Birthday party.").creates
+
+
+def _solve(template: str, seed: int, phrasing: int):
+    phone = PhoneSim(seed)
+    task = make_task(template, phone, seed=seed, phrasing=phrasing)
+    result = GuiAgent(OfflineBackend(Embedder("minilm")), AgentConfig(max_steps=15)).run(phone, task.goal)
+    return task.status(phone)["success"], task.goal, [(s.action, s.target) for s in result.steps]
+
+
+def test_a_goal_that_changes_an_item_never_makes_a_new_one():
+    success, goal, steps = _solve("NotesRename", 1, phrasing=2)      # "The note called X should be called Y."
+    assert success and not any("New note" in target for _, target in steps), (goal, steps)
+
+
+def test_a_title_given_in_words_goes_into_the_title_field():
+    success, goal, steps = _solve("NotesCreate", 2, phrasing=2)      # "Make a note called X with the text ..."
+    typed = {action["text"]: target for action, target in steps if action and action["action_type"] == "input_text"}
+    assert success and any("title" in target.casefold() for target in typed.values()), (goal, steps)
