@@ -10,12 +10,17 @@ only after the commit, so an acknowledged write survives the writer being killed
 killed mid-transaction leaves nothing half-written (SQLite rolls the WAL back on the next open).
 
 Retrieval: semantic (cosine over the offline embedder's vectors, numpy brute force: under a
-millisecond at 10,000 x 384, so no index library earns its keep) and lexical (SQLite FTS5, BM25),
-fused by reciprocal rank; filtered by app when the caller gives one; top-k above a relevance floor.
+millisecond at 10,000 x 384, so no index library earns its keep) and lexical (SQLite FTS5, BM25 over
+the distinct goal keys, then the trajectories of the best keys), fused by reciprocal rank; filtered
+by app when the caller gives one; top-k above a relevance floor.
 
 Schema versions (PRAGMA user_version) and their migrations:
     1  the first layout: embeddings as JSON text, no full-text index, no answer or source columns
     2  embeddings as float32 blobs, FTS5 index kept in sync by triggers, answer and source columns
+    3  the distinct goal keys in their own table (goal_keys, with the FTS5 index goal_keys_fts over
+       them alone) and trajectories.key_id; the per-trajectory index trajectories_fts is dropped, and
+       with it its body column (each trajectory's text: it ranked rows, it never scored them). A key
+       goes with the last trajectory that has it
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,7 +42,7 @@ from agents.echotrail.trajectory import Scores, Trajectory, TrajectoryError
 from agents.gui.goal import goal_key
 from control.errors import PodiumError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 Mode = Literal["hybrid", "semantic", "lexical"]
 RRF_K = 60                       # reciprocal-rank fusion's usual constant
 WORD = re.compile(r"[a-z0-9]+")
@@ -70,11 +76,23 @@ SCHEMA = [   # statements, not a script: executescript would commit the open tra
         source TEXT NOT NULL DEFAULT '',
         created REAL NOT NULL,
         embedding BLOB NOT NULL,
-        embedder TEXT NOT NULL)""",
+        embedder TEXT NOT NULL,
+        key_id INTEGER)""",
     "CREATE INDEX IF NOT EXISTS trajectories_app ON trajectories(app)",
-    "CREATE VIRTUAL TABLE IF NOT EXISTS trajectories_fts USING fts5(intent, body, tokenize='porter unicode61')",
-    """CREATE TRIGGER IF NOT EXISTS trajectories_gone AFTER DELETE ON trajectories BEGIN
-        DELETE FROM trajectories_fts WHERE rowid = old.id;
+    "CREATE TABLE IF NOT EXISTS goal_keys (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE)",
+    "CREATE INDEX IF NOT EXISTS trajectories_key ON trajectories(key_id, app)",    # a key's rows [of one app]
+    """CREATE VIRTUAL TABLE IF NOT EXISTS goal_keys_fts USING fts5(key, content='goal_keys', content_rowid='id',
+        tokenize='porter unicode61')""",
+    """CREATE TRIGGER IF NOT EXISTS goal_keys_new AFTER INSERT ON goal_keys BEGIN
+        INSERT INTO goal_keys_fts (rowid, key) VALUES (new.id, new.key);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS goal_keys_gone AFTER DELETE ON goal_keys BEGIN
+        INSERT INTO goal_keys_fts (goal_keys_fts, rowid, key) VALUES ('delete', old.id, old.key);
+    END""",
+    # one probe of trajectories_key per deleted row
+    """CREATE TRIGGER IF NOT EXISTS trajectories_key_gone AFTER DELETE ON trajectories
+        WHEN NOT EXISTS (SELECT 1 FROM trajectories WHERE key_id = old.key_id) BEGIN
+        DELETE FROM goal_keys WHERE id = old.key_id;
     END""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "INSERT OR IGNORE INTO meta VALUES ('deletes', '0')",
@@ -126,7 +144,7 @@ class MemoryStore:
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path} has schema version {version}; this podium reads up to "
                              f"{SCHEMA_VERSION}: upgrade podium")
-        needed = {"trajectories", "trajectories_fts", "meta"} if version == SCHEMA_VERSION else \
+        needed = {"trajectories", "goal_keys", "goal_keys_fts", "meta"} if version == SCHEMA_VERSION else \
             {"trajectories"} if version else set()
         if needed - tables:
             raise StoreError(f"{self.path} says schema version {version} but lacks the tables "
@@ -140,12 +158,14 @@ class MemoryStore:
                 return
             if version == 1:
                 self._from_v1()
+            elif version == 2:
+                self._from_v2()
             for statement in SCHEMA:
                 self.db.execute(statement)
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _from_v1(self) -> None:
-        """v1 -> v2: JSON embeddings to float32 blobs, answer and source columns, the FTS index.
+        """v1 -> v3: JSON embeddings to float32 blobs, answer and source columns, the goal keys.
         Each row's uid is recomputed the v2 way, so that adding one of them again stores nothing."""
         old = self.db.execute("SELECT id, uid, intent, app, steps, outcome, scores, provenance, created, "
                               "embedding, embedder FROM trajectories").fetchall()
@@ -163,11 +183,23 @@ class MemoryStore:
             fresh = _uid(trajectory.model_dump_json(exclude={"created"}))
             uid = fresh if fresh not in uids else uid      # a v1 duplicate keeps its old uid: no row is lost
             uids.add(uid)
-            self.db.execute("INSERT INTO trajectories VALUES (?,?,?,?,?,?,NULL,?,?,'',?,?,?)",
+            self.db.execute("INSERT INTO trajectories (id, uid, intent, app, steps, outcome, answer, scores, "
+                            "provenance, source, created, embedding, embedder) VALUES (?,?,?,?,?,?,NULL,?,?,'',?,?,?)",
                             (id_, uid, intent, app, steps, outcome, scores, provenance, created,
                              vector.tobytes(), embedder))
-            self._index(id_, intent, trajectory.text())
+            self._index(id_, intent)
         self.db.execute("DROP TABLE trajectories_v1")
+
+    def _from_v2(self) -> None:
+        """v2 -> v3: each stored intent's goal key into goal_keys and its id into key_id; the
+        per-trajectory FTS index and its trigger dropped."""
+        self.db.execute("DROP TRIGGER IF EXISTS trajectories_gone")
+        self.db.execute("DROP TABLE IF EXISTS trajectories_fts")
+        self.db.execute("ALTER TABLE trajectories ADD COLUMN key_id INTEGER")
+        for statement in SCHEMA:
+            self.db.execute(statement)
+        for id_, intent in self.db.execute("SELECT id, intent FROM trajectories").fetchall():
+            self._index(id_, intent)
 
     # -- writing -----------------------------------------------------------------------------------
     def add(self, trajectory: Trajectory | dict[str, Any]) -> int:
@@ -204,13 +236,17 @@ class MemoryStore:
                         (uid, t.intent, t.app, json.dumps([s.model_dump() for s in t.steps]), t.outcome, t.answer,
                          t.scores.model_dump_json(), t.provenance, t.source, t.created, vector.tobytes(),
                          name)).lastrowid]
-                    self._index(found[0], t.intent, t.text())
+                    self._index(found[0], t.intent)
                 known[uid] = int(found[0])
         return [known[uid] for uid in uids]
 
-    def _index(self, id_: int, intent: str, body: str) -> None:
-        self.db.execute("INSERT INTO trajectories_fts (rowid, intent, body) VALUES (?, ?, ?)",
-                        (id_, goal_key(intent), body))
+    def _index(self, id_: int, intent: str, body: str | None = None) -> None:
+        """Give row `id_` its goal key's id, adding the key if it is new (in a write transaction).
+        `body` is unused since schema 3."""
+        key = goal_key(intent)
+        found = self.db.execute("SELECT id FROM goal_keys WHERE key = ?", (key,)).fetchone()
+        key_id = found[0] if found else self.db.execute("INSERT INTO goal_keys (key) VALUES (?)", (key,)).lastrowid
+        self.db.execute("UPDATE trajectories SET key_id = ? WHERE id = ?", (key_id, id_))
 
     def delete(self, ids: Iterable[int]) -> int:
         ids = list(ids)
@@ -328,22 +364,28 @@ class MemoryStore:
         return {int(ids[i]): float(scores[i]) for i in top if np.isfinite(scores[i])}
 
     def _lexical(self, query: str, app: str | None, pool: int) -> dict[int, float]:
-        words = [w for w in WORD.findall(goal_key(query).casefold()) if w not in STOPWORDS]
+        words = _words(goal_key(query))
         if not words:
             return {}
-        match = " OR ".join(f'"{w}"' for w in dict.fromkeys(words))     # quoted: no FTS5 syntax from users
-        # The index holds each intent's goal key: read it there, not computed again for every row. The
-        # app filter is the set of the app's ids (from the app index), not a join of every match with
-        # its trajectory (3x slower); '+' keeps FTS5 from seeking each of those ids in turn instead.
-        where, args = _filters(app=app)
-        if where:
-            where = f"AND +f.rowid IN (SELECT id FROM trajectories {where})"
+        match = " OR ".join(f'"{w}"' for w in words)     # quoted: no FTS5 syntax from users
+        stem = _stems(words)
+        # Many trajectories share one key: rank the few keys (bm25 picks the pool, the share scores
+        # it), then take the best keys' trajectories. With an app, only keys that app has.
+        of_app, args = ("AND app = ?", [app]) if app else ("", [])
+        found: dict[int, float] = {}
         with self._lock:
-            rows = self.db.execute(
-                f"SELECT f.rowid, f.intent FROM trajectories_fts f WHERE trajectories_fts MATCH ? {where} "
-                f"ORDER BY bm25(trajectories_fts, 4.0, 1.0) LIMIT ?", [match, *args, pool]).fetchall()
-        stem = {w[:5] for w in words}      # crude stems: 'alarms' meets 'alarm', 'deleted' meets 'delete'
-        return {int(id_): len({w[:5] for w in WORD.findall(key.casefold())} & stem) / len(stem) for id_, key in rows}
+            keys = self.db.execute(
+                "SELECT f.rowid, f.key FROM goal_keys_fts f WHERE goal_keys_fts MATCH ? "
+                + ("AND EXISTS (SELECT 1 FROM trajectories WHERE key_id = f.rowid AND app = ?) " if app else "")
+                + "ORDER BY bm25(goal_keys_fts) LIMIT ?", [match, *args, pool]).fetchall()
+            scored = [(len(_stems(_words(key)) & stem) / len(stem), key_id) for key_id, key in keys]
+            for share, key_id in sorted(scored, key=lambda s: -s[0]):      # stable: bm25 breaks ties
+                rows = self.db.execute(f"SELECT id FROM trajectories WHERE key_id = ? {of_app} ORDER BY id LIMIT ?",
+                                       [key_id, *args, pool - len(found)])
+                found.update((id_, share) for id_, in rows)
+                if len(found) >= pool:
+                    break
+        return found
 
     def _refresh(self) -> None:
         """Load the vectors written since the last search (by any process); all of them after a delete.
@@ -482,6 +524,18 @@ def _filters(*, app: str | None = None, provenance: str | None = None) -> tuple[
         clauses.append("provenance = ?")
         args.append(provenance)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+@lru_cache(maxsize=8192)
+def _words(key: str) -> tuple[str, ...]:
+    """A goal key's words to match on, once each, stopwords aside. The words that stand for values
+    stay: they say what kind of task it is ('some minute' is a timer, 'a phone number' a contact's);
+    leaving them out lost four held-out successes in `podium eval gui --memory on` (2026-12-01)."""
+    return tuple(dict.fromkeys(w for w in WORD.findall(key.casefold()) if w not in STOPWORDS))
+
+
+def _stems(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(w[:5] for w in words)      # crude stems: 'alarms' meets 'alarm', 'deleted' meets 'delete'
 
 
 def _uid(body: str) -> str:

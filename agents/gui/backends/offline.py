@@ -291,6 +291,9 @@ class Policy:
     def named(self, label: str) -> bool:
         """The goal names this label outright: all its words are in the goal (and one is not trivial)."""
         words = set(WORD.findall(label.casefold()))
+        if label.strip().isdigit():     # a bare number (a day, a key) is named as a day or a count, not
+            number = int(label)         # as the minutes of a time ("3:30 PM" names no 30th)
+            return number in {self.facts.date[1] if self.facts.date else None, self.facts.minutes}
         return bool(words) and words <= self.facts.words and not words <= TRIVIAL
 
     def _against_intent(self, label: str) -> bool:
@@ -316,8 +319,9 @@ class Policy:
             return None           # a remembered success answered on another screen: get there first
         searched_first = [s for m in self.memories[:1] for s in m.steps[:next(
             (i for i, s in enumerate(m.steps) if s.get("action") == "answer"), 0)] if s.get("action") == "input_text"]
-        if searched_first and not self.searched and not self.typed:
+        if searched_first and not self.searched and not self.typed and not self._on_subject():
             return None           # a remembered success searched before it answered: so does this one
+                                  # (unless what the question is about is open already)
         goal = self.goal.casefold()
         labelled = self._labelled_value()
         if labelled is not None:

@@ -58,7 +58,7 @@ def test_list_show_search_and_stats(small):
     assert re.search(r"│\s+1\s+│\s+2\s+│", hits[0])                                      # rank 1 is id 2
 
     code, out, _ = memory(small, "stats")
-    assert code == 0 and f"{small}: 3 trajectories, schema 2; vectors: 3 by all-MiniLM-L6-v2" in out
+    assert code == 0 and f"{small}: 3 trajectories, schema 3; vectors: 3 by all-MiniLM-L6-v2" in out
     assert re.search(r"explored\s+│\s+Notes\s+│\s+1", out) and re.search(r"task\s+│\s+Clock\s+│\s+1", out)
 
 

@@ -12,8 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from agents.echotrail.store import MemoryStore, StoreError, export_jsonl, import_jsonl
+from agents.echotrail.store import MemoryStore, StoreError, _uid, export_jsonl, import_jsonl
 from agents.echotrail.trajectory import Trajectory, TrajectoryError
+from agents.gui.goal import goal_key
 from tests.agents.echotrail.conftest import trajectory
 from tests.conftest import REPO
 
@@ -26,12 +27,17 @@ NOTE = trajectory('Create a note titled "Groceries"', "Notes", scores=(0.2, 0.5,
 
 
 def consistent(path) -> tuple[int, int]:
-    """(trajectories, FTS rows) of a store file, after SQLite's own checks of both pass."""
+    """(trajectories, goal keys) of a store file, after SQLite's own checks pass, the key index
+    matches the keys, every trajectory has its intent's key and every key has a trajectory."""
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        db.execute("INSERT INTO trajectories_fts(trajectories_fts) VALUES('integrity-check')")   # raises if not
-        return (db.execute("SELECT count(*) FROM trajectories").fetchone()[0],
-                db.execute("SELECT count(*) FROM trajectories_fts").fetchone()[0])
+        db.execute("INSERT INTO goal_keys_fts(goal_keys_fts) VALUES('integrity-check')")   # raises if not
+        rows = db.execute("SELECT t.intent, k.key FROM trajectories t LEFT JOIN goal_keys k ON k.id = t.key_id")\
+            .fetchall()
+        assert [key for _, key in rows] == [goal_key(intent) for intent, _ in rows]
+        assert db.execute("SELECT count(*) FROM goal_keys WHERE id NOT IN (SELECT key_id FROM trajectories)")\
+            .fetchone() == (0,)
+        return len(rows), db.execute("SELECT count(*) FROM goal_keys").fetchone()[0]
 
 
 def test_add_get_list_and_an_identical_trajectory_stored_once(store):
@@ -200,7 +206,7 @@ def test_a_v1_store_is_migrated_with_every_row_and_searchable(tmp_path):
         assert [h.id for h in store.search("Switch the Wi-Fi off", k=1)] == [3]
         assert store.add(dict(WIFI, created=5.0)) == 3                 # uid recomputed: a re-add stores nothing
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
         assert db.execute("SELECT DISTINCT typeof(embedding) FROM trajectories").fetchall() == [("blob",)]
         assert "trajectories_app" in [r[1] for r in db.execute("PRAGMA index_list(trajectories)")]
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'trajectories_v1'").fetchall() == []
@@ -218,6 +224,66 @@ def test_a_v1_row_that_cannot_be_migrated_is_named_and_the_file_is_left_at_v1(tm
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (1,)
         assert db.execute("SELECT count(*) FROM trajectories").fetchone() == (1,)
+
+
+V2_SCHEMA = """
+CREATE TABLE trajectories (id INTEGER PRIMARY KEY, uid TEXT NOT NULL UNIQUE, intent TEXT NOT NULL,
+    app TEXT NOT NULL DEFAULT '', steps TEXT NOT NULL, outcome TEXT NOT NULL, answer TEXT, scores TEXT NOT NULL,
+    provenance TEXT NOT NULL, source TEXT NOT NULL DEFAULT '', created REAL NOT NULL, embedding BLOB NOT NULL,
+    embedder TEXT NOT NULL);
+CREATE INDEX trajectories_app ON trajectories(app);
+CREATE VIRTUAL TABLE trajectories_fts USING fts5(intent, body, tokenize='porter unicode61');
+CREATE TRIGGER trajectories_gone AFTER DELETE ON trajectories BEGIN
+    DELETE FROM trajectories_fts WHERE rowid = old.id;
+END;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('deletes', '2');
+PRAGMA user_version = 2;
+"""
+
+
+def test_a_v2_store_is_migrated_to_goal_keys_with_every_row_found(tmp_path, lexical):
+    old = [WIFI, ALARM, NOTE, trajectory("Turn Wi-Fi off", "Settings", scores=(1, 0.5, 0.5)),       # one key
+           trajectory('Create a note titled "Packing"', "Notes"),                              # NOTE's key
+           trajectory("Delete the contact Grace Hopper", "Contacts", answer=None, source="explorer/sim:phone-0")]
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(V2_SCHEMA)
+        for n, t in enumerate(old, start=5):
+            parsed = Trajectory.parse(t)
+            db.execute("INSERT INTO trajectories VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       (n, _uid(parsed.model_dump_json(exclude={"created"})), parsed.intent, parsed.app,
+                        json.dumps([s.model_dump() for s in parsed.steps]), parsed.outcome, parsed.answer,
+                        parsed.scores.model_dump_json(), parsed.provenance, parsed.source, 1_750_000_000.0 + n,
+                        lexical.encode([goal_key(parsed.intent)])[0].tobytes(), lexical.name))
+            db.execute("INSERT INTO trajectories_fts (rowid, intent, body) VALUES (?,?,?)",
+                       (n, goal_key(parsed.intent), parsed.text()))
+    with MemoryStore(path, embedder=lexical) as store:
+        assert store.stats()["schema"] == 3
+        assert [(i, t.intent, t.created) for i, t in store] == \
+            [(n, t["intent"], 1_750_000_000.0 + n) for n, t in enumerate(old, start=5)]
+        for n, t in enumerate(old, start=5):
+            assert n in [h.id for h in store.search(t["intent"], mode="lexical", k=len(old))], t["intent"]
+        assert [h.id for h in store.search("Remove the contact Alan Turing", mode="lexical", k=1)] == [10]
+        assert store.add(dict(NOTE, created=5.0)) == 7 and len(store) == len(old)      # stored once
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'trajectories_fts%' "
+                          "OR name = 'trajectories_gone'").fetchall() == []
+        assert "trajectories_key" in [r[1] for r in db.execute("PRAGMA index_list(trajectories)")]
+    assert consistent(path) == (6, 4)
+
+
+def test_a_goal_key_goes_with_its_last_trajectory(store):
+    first = store.add(NOTE)
+    second = store.add(trajectory('Create a note titled "Packing"', "Notes"))
+    wifi = store.add(WIFI)
+    assert consistent(store.path) == (3, 2)
+    assert store.delete([first]) == 1 and consistent(store.path) == (2, 2)      # "Packing" still has the key
+    assert store.delete([second, wifi]) == 2 and consistent(store.path) == (0, 0)
+    assert store.search('Create a note titled "Ideas"', mode="lexical") == []
+    again = store.add(NOTE)
+    assert [h.id for h in store.search('Create a note titled "Ideas"', mode="lexical")] == [again]
 
 
 def refused(path, match: str) -> None:
@@ -254,7 +320,7 @@ def test_a_newer_schema_is_refused_naming_the_version(tmp_path):
     path = tmp_path / "future.db"
     with sqlite3.connect(path) as db:
         db.executescript("CREATE TABLE trajectories (id INTEGER PRIMARY KEY, hologram BLOB); PRAGMA user_version=99;")
-    refused(path, "schema version 99; this podium reads up to 2: upgrade podium")
+    refused(path, "schema version 99; this podium reads up to 3: upgrade podium")
 
 
 def test_an_sqlite_file_of_something_else_is_refused(tmp_path):

@@ -113,3 +113,21 @@ def test_a_title_given_in_words_goes_into_the_title_field():
     success, goal, steps = _solve("NotesCreate", 2, phrasing=2)      # "Make a note called X with the text ..."
     typed = {action["text"]: target for action, target in steps if action and action["action_type"] == "input_text"}
     assert success and any("title" in target.casefold() for target in typed.values()), (goal, steps)
+
+
+def test_a_bare_number_is_named_as_a_day_not_as_the_minutes_of_a_time():
+    from agents.gui.backends import StepContext
+    from agents.gui.backends.offline import Policy
+    from agents.gui.history import History
+
+    phone = PhoneSim(0)
+    observation = phone.observe()
+
+    def named(goal: str, label: str) -> bool:
+        context = StepContext(goal, observation, History(), 1, 25)
+        return Policy(context, Embedder("lexical"), 0.5).named(label)
+
+    assert not named("I have Plumber visit today at 3:30 PM; add it to the calendar.", "30")
+    assert named("What time is my Gym on November 30?", "30")
+    assert named("Start a 5-minute timer.", "5")
+    assert named("Switch off the 9:30 AM alarm.", "9:30 AM")
