@@ -26,11 +26,12 @@ def _overrides(pairs: tuple[str, ...]) -> dict:
         if not sep or key not in types:
             raise click.BadParameter(f"{pair!r}: expected key=value with key one of {', '.join(types)}",
                                      param_hint="--set")
-        kind = {"int": int, "float": float, "str": str}[types[key]]
+        type_name = types[key].removesuffix(" | None")  # capacity: None means derived
+        kind = {"int": int, "float": float, "str": str}[type_name]
         try:
             out[key] = kind(float(text)) if kind is int else kind(text)
         except ValueError:
-            raise click.BadParameter(f"{key} must be a {types[key]}, got {text!r}", param_hint="--set") from None
+            raise click.BadParameter(f"{key} must be a {type_name}, got {text!r}", param_hint="--set") from None
     return out
 
 
@@ -78,10 +79,20 @@ def train_symphony(env_id, steps, service, hub, run_dir, seed, variant, override
     from agents.symphony.core import SymphonyConfig
     from agents.symphony.train import Trainer
 
-    config = SymphonyConfig.variant(variant, seed=seed, **_overrides(overrides))
-    directory = _run_dir(run_dir, "symphony", env_id, seed)
-    trainer = Trainer(config, env_id, directory, device=device, service=service, hub=hub,
-                      checkpoint_every=checkpoint_every, compile=compile_loss, console=console)
+    settings = _overrides(overrides)
+    if "seed" in settings:  # --set seed=N is the seed; with a different --seed it is ambiguous
+        source = click.get_current_context().get_parameter_source("seed")
+        if source not in (None, click.core.ParameterSource.DEFAULT) and settings["seed"] != seed:
+            raise click.UsageError(f"--seed {seed} and --set seed={settings['seed']} disagree: give the seed once")
+        seed = settings["seed"]
+    settings["seed"] = seed
+    try:
+        config = SymphonyConfig.variant(variant, **settings)
+        directory = _run_dir(run_dir, "symphony", env_id, seed)
+        trainer = Trainer(config, env_id, directory, device=device, service=service, hub=hub,
+                          checkpoint_every=checkpoint_every, compile=compile_loss, console=console)
+    except ValueError as exc:  # SymphonyConfigError: settings that cannot train (capacity, ...)
+        raise click.UsageError(str(exc)) from None
     try:
         if resume and not trainer.resume():
             raise click.UsageError(f"--resume: {directory} has no checkpoint")

@@ -8,6 +8,7 @@ captured as one CUDA graph; on the CPU the same code runs eagerly.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -16,7 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from control.errors import PodiumError
+
 E = math.e
+
+
+class SymphonyConfigError(PodiumError, ValueError):
+    """A SymphonyConfig that cannot train as given (refused before any env step runs)."""
+
+
+class AccelerationError(PodiumError, RuntimeError):
+    """torch.compile or the CUDA-graph capture of the update failed; the update runs eagerly."""
 
 
 # ==================================================================================================
@@ -37,30 +48,58 @@ class SymphonyConfig:
     a_max: float = 1.0                # MuJoCo clips ctrl to each actuator's own range
     exploration_steps: int = 10_240   # N_exp, collected by the untrained actor with noise
     exploration_repeats: int = 50     # tiled so the buffer starts full
-    capacity: int = 512_000
+    capacity: int | None = None       # None: exploration_steps x exploration_repeats (as the reference)
     noise_tail: int = 50              # last steps of each training episode: noise only (active = 0)
     max_episode_steps: int = 1_000
     eval_every: int = 2_500
     eval_episodes: int = 25
-    gradient_dropout: float = 0.0     # S2: dropout applied to the output layer's input gradient path
+    gradient_dropout: float = 0.0     # S2: 0.5; a share of the gradient cut after every FF's last layer
     buffer_dtype: str = "float32"     # ED: "float16"
     seed: int = 0
 
     @classmethod
     def variant(cls, name: str, **overrides: Any) -> SymphonyConfig:
         """'S3' (the paper's default), 'S2' or 'ED', with any field overridden."""
-        presets = {
+        presets = {  # the reference's symphony_S2/ and symphony_ED/ train.py settings
             "S3": {},
             "S2": {"lr": 5e-5, "exploration_steps": 20_480, "exploration_repeats": 25,
-                   "gradient_dropout": 0.1},
-            "ED": {"hidden": 384, "batch": 288, "updates_per_step": 2, "buffer_dtype": "float16"},
+                   "gradient_dropout": 0.5},
+            "ED": {"hidden": 384, "batch": 288, "updates_per_step": 2, "exploration_steps": 7_680,
+                   "buffer_dtype": "float16"},
         }
         if name not in presets:
             raise ValueError(f"unknown Symphony variant {name!r}; choose from {sorted(presets)}")
-        return replace(cls(), **{**presets[name], **overrides})
+        return cls(**{**presets[name], **overrides})
+
+    @property
+    def buffer_capacity(self) -> int:
+        """The ring's size: `capacity` when set, else exploration_steps x exploration_repeats."""
+        if self.capacity is not None:
+            return self.capacity
+        return self.exploration_steps * self.exploration_repeats
+
+    def check_trainable(self) -> None:
+        """Refuse, before any env step, settings with which a training run cannot work.
+
+        The tiled exploration data must fill the ring exactly (the reference sets capacity =
+        exploration steps x repeats): a larger ring never fills, so no update would run until
+        it had, and a smaller one cannot hold the tiles at the end of exploration."""
+        if self.exploration_steps < 1 or self.exploration_repeats < 1:
+            raise SymphonyConfigError(f"exploration_steps ({self.exploration_steps}) and exploration_repeats "
+                                      f"({self.exploration_repeats}) must be at least 1")
+        product = self.exploration_steps * self.exploration_repeats
+        if self.capacity is not None and self.capacity != product:
+            raise SymphonyConfigError(
+                f"capacity {self.capacity:,} differs from exploration_steps x exploration_repeats = "
+                f"{self.exploration_steps:,} x {self.exploration_repeats} = {product:,}: the tiled "
+                "exploration data must fill the buffer exactly; leave capacity unset (it is derived) "
+                "or make the three agree")
+        if not 0.0 <= self.gradient_dropout < 1.0:
+            raise SymphonyConfigError(f"gradient_dropout must lie in [0, 1), got {self.gradient_dropout}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings, with the buffer capacity resolved (what a run's config.json records)."""
+        return {**asdict(self), "capacity": self.buffer_capacity}
 
 
 # ==================================================================================================
@@ -101,15 +140,18 @@ class FF(nn.Module):
         x = F.layer_norm(x, x.shape[-1:]) * self.ln_weight + self.ln_bias
         x = resine(torch.baddbmm(self.b2, x, self.w2), self.p)
         out = torch.baddbmm(self.b3, x, self.w3)  # (nets, B, out)
-        if self.gradient_dropout > 0 and self.training:  # S2: after the output layer
-            out = _drop_gradient(out, self.gradient_dropout)
+        # S2: after the last layer, in every FF, the target's too (as the reference S2, whose
+        # TorchScript modules have no train/eval switch). Without autograd it would change nothing.
+        if self.gradient_dropout > 0 and torch.is_grad_enabled():
+            out = drop_gradient(out, self.gradient_dropout)
         return out
 
 
-def _drop_gradient(x: torch.Tensor, rate: float) -> torch.Tensor:
-    """S2's gradient dropout: the forward value is untouched, a random share of the gradient is cut."""
-    keep = (torch.rand_like(x) >= rate).to(x.dtype)
-    return x * keep + (x * (1 - keep)).detach()
+def drop_gradient(x: torch.Tensor, p: float) -> torch.Tensor:
+    """S2's gradient dropout: mask = rand_like(x) > p; y = mask x + (1 - mask) x.detach().
+    The forward value is x itself; the gradient reaches x only where the mask is set."""
+    mask = (torch.rand_like(x) > p).to(x.dtype)
+    return mask * x + (1 - mask) * x.detach()
 
 
 class ActorCritic(nn.Module):
@@ -122,14 +164,20 @@ class ActorCritic(nn.Module):
         self.critic_net = FF(obs_dim + act_dim, config.hidden, config.hidden // 4, nets=3,
                              gradient_dropout=config.gradient_dropout)
 
-    def act(self, obs: torch.Tensor, active: float = 1.0, noise: float = 1.0
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Action, sigma and beta. a = a_max tanh(active sigma mu + noise n), n in [-1, 1]."""
+    def act(self, obs: torch.Tensor, active: float = 1.0, noise: float = 1.0,
+            generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Action, sigma and beta. a = a_max tanh(active sigma mu + noise n), n in [-1, 1].
+        n is drawn from `generator` (the env loop's own stream), else from torch's default one."""
         z = torch.tanh(self.actor(obs)[0] / 2)
         mu, sigma, beta = z.split(self.act_dim, dim=-1)
         sigma, beta = sigma.abs(), beta.abs()
-        n = torch.randn_like(mu).clamp(-E, E) / E
-        action = self.a_max * torch.tanh(active * sigma * mu + noise * n)
+        if noise == 0:  # noiseless (evaluation): draw nothing, so no random stream moves
+            return self.a_max * torch.tanh(active * sigma * mu), sigma, beta
+        if generator is None:
+            n = torch.randn_like(mu)
+        else:
+            n = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        action = self.a_max * torch.tanh(active * sigma * mu + noise * (n.clamp(-E, E) / E))
         return action, sigma, beta
 
     def critic(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -190,10 +238,16 @@ class FadingReplayBuffer:
     """Ring buffer of (s, a, r_hat, s', not_done_gamma) on `device`.
 
     The slot at `head` is the oldest; writing there makes it the newest and moves the head on.
-    As in the reference, a terminal transition in the oldest place is kept: the second oldest is
-    dropped instead (the terminal row moves up one slot and stays the oldest). That costs one extra
-    row copy, never a move of the whole buffer. Samples are drawn by age through the inverse CDF
-    (searchsorted), entirely on the device, once the buffer is full.
+    Terminal transitions are never dropped. The reference rolls its buffer by two instead of one
+    when its oldest row is terminal, so the terminal re-enters at the newest end and the second
+    oldest row goes; here the head skips the terminal slot instead: the terminal becomes the
+    newest by age without a row being copied, and the next write takes the slot after it (the
+    second oldest). The head therefore never rests on a terminal, whose sampling weight would
+    be zero at age 0; terminals cycle through the ring for the whole run. (Where the reference
+    has two terminals side by side at its old end it drops the second; we skip every terminal
+    in a row, so none is ever lost. Only a ring holding nothing but terminals drops its oldest.)
+    Samples are drawn by age through the inverse CDF (searchsorted), entirely on the device,
+    once the buffer is full.
     """
 
     def __init__(self, obs_dim: int, act_dim: int, capacity: int, device: torch.device | str,
@@ -217,24 +271,27 @@ class FadingReplayBuffer:
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
             not_done_gamma: float) -> None:
         """Append one transition (reward already normalised)."""
-        slot = self._next_slot()
-        row = np.concatenate([obs, action, [reward], next_obs, [not_done_gamma]]).astype(np.float32)
-        self._write(slot, torch.from_numpy(row))
-        self.terminal[slot] = not_done_gamma == 0.0
-
-    def _next_slot(self) -> int:
         if self.size < self.capacity:
             slot = self.size
             self.size += 1
-            return slot
-        slot = self.head
-        self.head = (self.head + 1) % self.capacity
-        if self.terminal[slot]:  # keep the oldest terminal: it takes the second oldest's place
-            for tensor in self.fields().values():
-                tensor[self.head] = tensor[slot]
-            self.terminal[self.head] = True
-        self.head_tensor.fill_(self.head)
-        return slot
+        else:
+            slot = self.head  # the oldest, never a terminal (unless every row is one)
+        row = np.concatenate([obs, action, [reward], next_obs, [not_done_gamma]]).astype(np.float32)
+        self._write(slot, torch.from_numpy(row))
+        self.terminal[slot] = not_done_gamma == 0.0
+        if self.full:
+            self._move_head((slot + 1) % self.capacity)
+
+    def _move_head(self, head: int) -> None:
+        """Put the head at the first non-terminal slot from `head` on: each terminal skipped
+        becomes the newest by age (it re-enters at the newest end, as the reference's roll by two)."""
+        for offset in range(self.capacity):
+            slot = (head + offset) % self.capacity
+            if not self.terminal[slot]:
+                head = slot
+                break
+        self.head = head
+        self.head_tensor.fill_(head)
 
     def _write(self, slot: int, row: torch.Tensor) -> None:
         row = row.to(self.device, non_blocking=True)
@@ -254,7 +311,9 @@ class FadingReplayBuffer:
         self.terminal[: n * repeats] = np.tile(self.terminal[:n], repeats)
         self.size = n * repeats
         self.head = 0  # slot 0 holds the oldest data, whether or not the ring is full yet
-        self.head_tensor.fill_(self.head)
+        self.head_tensor.fill_(0)
+        if self.full:  # the head skips terminals, as after every write to a full ring
+            self._move_head(0)
 
     @property
     def full(self) -> bool:
@@ -284,7 +343,6 @@ class Symphony:
         self.target = ActorCritic(obs_dim, act_dim, config).to(self.device)
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False)
-        self.target.eval()  # no gradient dropout in the target (S2)
         self.params = list(self.online.parameters())
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
@@ -294,15 +352,22 @@ class Symphony:
         self.ema = torch.zeros((), device=self.device)
         self.last_loss = torch.zeros((), device=self.device)
         dtype = torch.float16 if config.buffer_dtype == "float16" else torch.float32
-        self.buffer = FadingReplayBuffer(obs_dim, act_dim, config.capacity, self.device, dtype)
+        self.buffer = FadingReplayBuffer(obs_dim, act_dim, config.buffer_capacity, self.device, dtype)
         self.updates = 0
-        self._step = self.update_eager
+        # The env loop's action noise has its own stream (the updates draw from torch's default one).
+        self.noise_generator = torch.Generator(device=self.device)
+        self.noise_generator.manual_seed(config.seed)
+        self.mode = "eager"
+        self._acceleration = (False, False)  # (compile, cuda_graph) in force
+        self._compiled_loss: Callable | None = None
+        self._loss_fn = self.loss
+        self._step: Callable[[], Any] = self.update_eager
 
     # -- acting ----------------------------------------------------------------------------------
     @torch.no_grad()
     def act(self, obs: np.ndarray, active: float = 1.0, noise: float = 1.0) -> np.ndarray:
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
-        return self.online.act(x, active, noise)[0][0].cpu().numpy()
+        return self.online.act(x, active, noise, generator=self.noise_generator)[0][0].cpu().numpy()
 
     # -- the loss --------------------------------------------------------------------------------
     def loss(self, obs, actions, rewards, next_obs, not_done_gamma, ema):
@@ -320,7 +385,7 @@ class Symphony:
     def update_eager(self) -> None:
         """One update on a fresh batch: sample, loss, gradients, optimiser, Polyak target."""
         batch = self.buffer.sample(self.config.batch)
-        loss, new_ema = self.loss(*batch, self.ema)
+        loss, new_ema = self._loss_fn(*batch, self.ema)
         grads = torch.autograd.grad(loss, self.params)
         with torch.no_grad():  # else the target would join the autograd graph, growing each update
             self._optimiser_step(grads)
@@ -343,33 +408,69 @@ class Symphony:
 
     # -- speed: the same update compiled and/or captured as one CUDA graph ----------------------
     def accelerate(self, compile: bool = False, cuda_graph: bool | None = None) -> str:
-        """Choose how `update()` runs: 'eager', 'compiled', 'graph' or 'compiled+graph'."""
-        cuda_graph = self.device.type == "cuda" if cuda_graph is None else cuda_graph
-        if cuda_graph and self.device.type != "cuda":
-            raise ValueError("CUDA graphs need a CUDA device")
-        if compile:
-            self.loss = torch.compile(self.loss, fullgraph=True, dynamic=False)
-        if cuda_graph:
-            self._step = self._capture()
-        else:
-            self._step = self.update_eager
-        return "+".join([m for m, on in (("compiled", compile), ("graph", cuda_graph)) if on]) or "eager"
+        """Choose how `update()` runs: 'eager', 'compiled', 'graph' or 'compiled+graph'.
 
-    def _capture(self):
+        Idempotent: asking for the mode already in force compiles and captures nothing again.
+        Any compile or capture error leaves the agent eager, its training state untouched, and
+        is raised as AccelerationError naming the cause (callers fall back to eager)."""
+        cuda_graph = self.device.type == "cuda" if cuda_graph is None else cuda_graph
+        request = (compile, cuda_graph)
+        if request == self._acceleration:
+            return self.mode
+        self._set_mode((False, False), self.loss, self.update_eager)
+        if request == (False, False):
+            return self.mode
+        wanted = _mode_name(*request)
+        try:
+            loss_fn = self._compile_loss() if compile else self.loss
+            self._loss_fn = loss_fn
+            step = self._capture() if cuda_graph else self._rehearse_compiled()
+        except Exception as exc:
+            self._set_mode((False, False), self.loss, self.update_eager)
+            raise AccelerationError(f"{wanted} update failed on {self.device}: "
+                                    f"{type(exc).__name__}: {exc}") from exc
+        self._set_mode(request, loss_fn, step)
+        return self.mode
+
+    def _set_mode(self, request: tuple[bool, bool], loss_fn: Callable, step: Callable[[], Any]) -> None:
+        self._acceleration, self._loss_fn, self._step = request, loss_fn, step
+        self.mode = _mode_name(*request)
+
+    def _compile_loss(self) -> Callable:
+        """torch.compile of the loss, made once per agent (asking again reuses it)."""
+        if self._compiled_loss is None:
+            self._compiled_loss = torch.compile(self.loss, fullgraph=True, dynamic=False)
+        return self._compiled_loss
+
+    def _rehearse_compiled(self) -> Callable[[], None]:
+        """One update through the compiled loss now, undone, so that a compile error surfaces here
+        (torch.compile compiles at the first call) rather than in the middle of a run."""
+        snapshot = self.state_tensors()
+        try:
+            self.update_eager()
+        finally:
+            self.load_state_tensors(snapshot)  # a rehearsal is not training
+        return self.update_eager
+
+    def _capture(self) -> Callable[[], Any]:
         """Record one whole update (sampling included) as a CUDA graph; replay it per update."""
+        if self.device.type != "cuda":
+            raise RuntimeError(f"CUDA graphs need a CUDA device, not {self.device}")
         if not self.buffer.full:
             raise RuntimeError("capture the update once the buffer is full (after exploration)")
         snapshot = self.state_tensors()
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(3):  # warm-up on a side stream, as capture requires
+        try:
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for _ in range(3):  # warm-up on a side stream, as capture requires
+                    self.update_eager()
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
                 self.update_eager()
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            self.update_eager()
-        self.load_state_tensors(snapshot)  # warm-up and capture must not count as training
+        finally:
+            self.load_state_tensors(snapshot)  # warm-up and capture must not count as training
         return graph.replay
 
     def update(self) -> None:
@@ -397,3 +498,40 @@ class Symphony:
         for i, t in enumerate(self.exp_avg_sq):
             t.copy_(state[f"exp_avg_sq.{i}"])
         self.ema.copy_(state["ema"])
+
+
+def _mode_name(compile: bool, cuda_graph: bool) -> str:
+    return "+".join([m for m, on in (("compiled", compile), ("graph", cuda_graph)) if on]) or "eager"
+
+
+def probe_acceleration(obs_dim: int, act_dim: int, config: SymphonyConfig, device: torch.device | str,
+                       compile: bool = False, cuda_graph: bool = True) -> str:
+    """Compile and capture the update once on a scratch agent with a small random buffer, and
+    replay it: the whole path a run takes after exploration, tried at start-up instead. Leaves
+    no trace on the random streams. Returns the mode; raises AccelerationError on failure."""
+    device = torch.device(device)
+    scratch_config = replace(config, capacity=max(4 * config.batch, 1024))
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+
+    def attempt() -> str:
+        scratch = Symphony(obs_dim, act_dim, scratch_config, device)
+        for tensor in scratch.buffer.fields().values():
+            tensor.normal_()
+        scratch.buffer.not_done_gamma.fill_(config.gamma)
+        scratch.buffer.size = scratch.buffer.capacity
+        mode = scratch.accelerate(compile=compile, cuda_graph=cuda_graph)
+        try:
+            for _ in range(2):
+                scratch.update()
+            if cuda:
+                torch.cuda.synchronize(device)
+        except Exception as exc:
+            raise AccelerationError(f"{mode} update failed on {device} at replay: "
+                                    f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            scratch._set_mode((False, False), scratch.loss, scratch.update_eager)  # frees the graph
+        return mode
+
+    with torch.random.fork_rng(devices=cuda):
+        return attempt()

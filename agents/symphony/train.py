@@ -12,6 +12,7 @@ import json
 import logging
 import signal
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 from rich.console import Console
+from rich.text import Text
 from safetensors.torch import load_file, save_file
 
 from agents.runs import ProgressLog, atomic_write, plot_curves
-from agents.symphony.core import Symphony, SymphonyConfig
+from agents.symphony.core import AccelerationError, Symphony, SymphonyConfig, probe_acceleration
 from control.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,41 @@ def make_env(env_id: str, service: str | None, hub: str | None, index: int, max_
     return RemoteEnv(service, index=index, hub=hub or DEFAULT_HUB, timeout=30.0)
 
 
+class RunSeeds:
+    """Every random stream of a run, spawned from one numpy SeedSequence of the run's seed.
+
+    Children, in this order: torch (weights, replay sampling, the update's noise), numpy (the
+    trainer's generator), training env resets, evaluation env resets, action noise of the env
+    loop. Reset seeds are drawn per episode index from their child (stateless, so a resumed run
+    repeats the original), and seeds s and s + 1 share no reset: they are not one list shifted."""
+
+    STREAMS = ("torch", "numpy", "train_resets", "eval_resets", "action_noise")
+
+    def __init__(self, seed: int) -> None:
+        self.root = np.random.SeedSequence(seed)
+        self.children = dict(zip(self.STREAMS, self.root.spawn(len(self.STREAMS))))
+
+    def seed_of(self, stream: str) -> int:
+        """A 63-bit integer seed for `stream` (torch generators take up to 64 bits)."""
+        return int(self.children[stream].generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+    def numpy(self) -> np.random.Generator:
+        return np.random.default_rng(self.children["numpy"])
+
+    def train_reset(self, episode: int) -> int:
+        return self._indexed("train_resets", episode)
+
+    def eval_reset(self, episode: int) -> int:
+        """The k-th evaluation episode's seed: the same at every evaluation of a run, so its
+        curve compares like with like; different from run to run."""
+        return self._indexed("eval_resets", episode)
+
+    def _indexed(self, stream: str, index: int) -> int:
+        child = self.children[stream]
+        sequence = np.random.SeedSequence(child.entropy, spawn_key=(*child.spawn_key, index))
+        return int(sequence.generate_state(1, np.uint32)[0])
+
+
 @dataclass
 class Counters:
     env_steps: int = 0
@@ -65,25 +102,56 @@ class Trainer:
 
     def __init__(self, config: SymphonyConfig, env_id: str, run_dir: str | Path, *,
                  device: str = "auto", service: str | None = None, hub: str | None = None,
-                 checkpoint_every: int = 25_000, compile: bool = False,
+                 checkpoint_every: int = 25_000, compile: bool = False, cuda_graph: bool | None = None,
                  console: Console | None = None) -> None:
+        """`compile`: torch.compile the loss; `cuda_graph`: capture the update as a CUDA graph
+        (None: on a CUDA device). Either is tried at once on a scratch agent where a graph is
+        wanted, so a failure falls back to eager now, with a warning, not 10,240 steps in."""
+        config.check_trainable()  # SymphonyConfigError before any env is made or step runs
         self.config, self.env_id, self.service, self.hub = config, env_id, service, hub
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_every, self.compile = checkpoint_every, compile
         self.console = console or Console()
-        torch.manual_seed(config.seed)
-        self.rng = np.random.default_rng(config.seed)
+        self.seeds = RunSeeds(config.seed)
+        torch.manual_seed(self.seeds.seed_of("torch"))
+        self.rng = self.seeds.numpy()
         self.env = make_env(env_id, service, hub, 0, config.max_episode_steps)
         self.eval_env = make_env(env_id, service, hub, 1, config.max_episode_steps)
         obs_dim = int(np.prod(self.env.observation_space.shape))
         act_dim = int(np.prod(self.env.action_space.shape))
         self.agent = Symphony(obs_dim, act_dim, config, pick_device(device))
+        self.agent.noise_generator.manual_seed(self.seeds.seed_of("action_noise"))
+        self.cuda_graph = self.agent.device.type == "cuda" if cuda_graph is None else cuda_graph
+        self.acceleration_problem: str | None = None  # why updates run eagerly against the request
+        if self.cuda_graph:
+            try:
+                probe_acceleration(obs_dim, act_dim, config, self.agent.device, compile=compile)
+            except AccelerationError as exc:
+                self._fall_back_to_eager(exc, "at start-up, on a scratch buffer")
         self.counters = Counters()
         self._clock = (time.perf_counter(), 0.0, 0, 0)
         self.mode = "eager"
         self._stop_requested = False
         self._checkpoint_due = checkpoint_every
+
+    def _accelerate(self) -> str:
+        """The requested update mode, or 'eager' (with a warning) when it cannot be had."""
+        if self.acceleration_problem is not None or not (self.compile or self.cuda_graph):
+            return "eager"
+        try:
+            return self.agent.accelerate(compile=self.compile, cuda_graph=self.cuda_graph)
+        except AccelerationError as exc:
+            self._fall_back_to_eager(exc, "after exploration")
+            return "eager"
+
+    def _fall_back_to_eager(self, exc: AccelerationError, when: str) -> None:
+        self.acceleration_problem = str(exc)
+        message = (f"update acceleration (torch.compile / CUDA graph) failed {when}, so updates run "
+                   f"eagerly (slower, same maths): {exc}")
+        log.warning(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        self.console.print(Text.assemble(("warning: ", "bold yellow"), message))  # no markup parsing
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self, total_steps: int) -> dict[str, Any]:
@@ -133,7 +201,7 @@ class Trainer:
 
     def _new_episode(self) -> tuple[np.ndarray, int, float]:
         # One seed per episode, from the episode counter: a resumed run repeats the original.
-        obs, _ = self.env.reset(seed=self.config.seed + self.counters.episodes)
+        obs, _ = self.env.reset(seed=self.seeds.train_reset(self.counters.episodes))
         return obs, 0, 0.0
 
     def _store(self, obs, action, reward, next_obs, terminated, exploring) -> None:
@@ -151,9 +219,8 @@ class Trainer:
         self.counters.reward_scale = scale
         self.counters.exploration_rewards = []
         buffer.rewards[: buffer.size] /= scale
-        buffer.fill_by_tiling(c.exploration_repeats)
-        if buffer.full:
-            self.mode = self.agent.accelerate(compile=self.compile)
+        buffer.fill_by_tiling(c.exploration_repeats)  # full: check_trainable tied the sizes
+        self.mode = self._accelerate()
         self.console.print(f"exploration done: {c.exploration_steps} steps, reward scale r_n = {scale:.4g}, "
                            f"buffer {buffer.size:,}/{buffer.capacity:,}, updates run {self.mode} on "
                            f"{self.agent.device}")
@@ -172,7 +239,7 @@ class Trainer:
         """Mean return of noiseless episodes on the evaluation env."""
         returns = []
         for k in range(episodes or self.config.eval_episodes):
-            obs, _ = self.eval_env.reset(seed=10_000_000 + k)
+            obs, _ = self.eval_env.reset(seed=self.seeds.eval_reset(k))
             total, done, steps = 0.0, False, 0
             while not done:
                 obs, reward, terminated, truncated, _ = self.eval_env.step(self.agent.act(obs, noise=0.0))
@@ -239,6 +306,7 @@ class Trainer:
         tensors.update({f"buffer.{k}": v[: buffer.size].cpu() for k, v in buffer.fields().items()})
         tensors["buffer.terminal"] = torch.from_numpy(buffer.terminal[: buffer.size].copy())
         tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.action_noise"] = self.agent.noise_generator.get_state()
         if torch.cuda.is_available():
             tensors["rng.cuda"] = torch.cuda.get_rng_state()
         meta = {"config": self.config.to_dict(), "env_id": self.env_id, "counters": vars(self.counters),
@@ -283,9 +351,11 @@ class Trainer:
         self._checkpoint_due = meta["checkpoint_due"]
         if buffer.full and self.counters.env_steps >= self.config.exploration_steps:
             # Before the RNG states are restored: capturing a CUDA graph draws random numbers.
-            self.mode = agent.accelerate(compile=self.compile)
+            self.mode = self._accelerate()
         self.rng.bit_generator.state = meta["rng_numpy"]
         torch.set_rng_state(tensors["rng.torch"])
+        if "rng.action_noise" in tensors:
+            agent.noise_generator.set_state(tensors["rng.action_noise"])
         if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state(tensors["rng.cuda"])
         steps = self.counters.env_steps

@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from agents.symphony.core import (
+    AccelerationError,
     FadingReplayBuffer,
     Symphony,
     SymphonyConfig,
+    SymphonyConfigError,
     age_probabilities,
+    probe_acceleration,
     rehae,
     rehse,
     resine,
@@ -19,6 +23,7 @@ from agents.symphony.core import (
     soft_value_weights,
     swaddle,
 )
+from control.errors import PodiumError
 from tests.conftest import gpu
 
 E = math.e
@@ -59,20 +64,57 @@ def test_sampling_follows_age_probabilities_on_a_wrapped_ring():
     np.testing.assert_allclose(observed, expected, atol=0.004)
 
 
-def test_terminal_transitions_survive_wraparound():
-    """As in the reference: the oldest terminal is kept, the second oldest is dropped instead."""
-    buffer = FadingReplayBuffer(1, 1, 10, "cpu")
-    for i in range(10):
-        buffer.add(np.array([i], np.float32), np.zeros(1), 0.0, np.zeros(1), 0.0 if i == 3 else 0.99)
-    for i in range(10, 45):
-        buffer.add(np.array([i], np.float32), np.zeros(1), 0.0, np.zeros(1), 0.99)
-    head = buffer.head
-    assert buffer.obs[head, 0] == 3 and buffer.not_done_gamma[head, 0] == 0.0  # still the oldest
-    assert buffer.terminal.tolist().count(True) == 1 and buffer.terminal[head]
-    assert sorted(buffer.obs[:, 0].tolist()) == [3, *range(36, 45)]  # the rest: the newest 9
-    ages = [(slot - head) % 10 for slot in range(10)]  # 0 = oldest
-    by_age = [buffer.obs[ages.index(a), 0].item() for a in range(10)]
-    assert by_age == [3, *range(36, 45)]  # newest written last, in order
+def add(buffer: FadingReplayBuffer, i: int, terminal: bool = False) -> None:
+    buffer.add(np.array([i], np.float32), np.zeros(1), 0.0, np.zeros(1), 0.0 if terminal else 0.99)
+
+
+def by_age(buffer: FadingReplayBuffer) -> list[int]:
+    """Stored ids, oldest first."""
+    return [int(buffer.obs[(buffer.head + a) % buffer.capacity, 0]) for a in range(buffer.capacity)]
+
+
+def test_an_oldest_terminal_re_enters_at_the_newest_end_and_the_second_oldest_goes():
+    """The reference's roll by two: the terminal comes back as the second newest, the row after
+    it is dropped; here the head skips the terminal's slot instead (no row copy)."""
+    buffer = FadingReplayBuffer(1, 1, 6, "cpu")
+    for i in range(6):
+        add(buffer, i, terminal=i == 1)
+    add(buffer, 6)  # 0 goes; the terminal 1 is now the oldest: it is skipped at once
+    assert by_age(buffer) == [2, 3, 4, 5, 6, 1] and not buffer.terminal[buffer.head]
+    add(buffer, 7)  # the second oldest (2) goes, the terminal is the second newest
+    assert by_age(buffer) == [3, 4, 5, 6, 1, 7]
+
+
+def test_terminals_are_never_lost_through_many_wraparounds_and_all_are_sampled():
+    torch.manual_seed(0)
+    capacity = 20
+    terminals = {2, 3, 9, 19, 150, 151, 433, 700}  # 2, 3 and 150, 151 side by side; 19 is the last fill
+    buffer = FadingReplayBuffer(1, 1, capacity, "cpu")
+    for i in range(1000):  # 50 times round the ring
+        add(buffer, i, terminal=i in terminals)
+        if buffer.full:
+            assert not buffer.terminal[buffer.head]  # never at age 0, where the weight is exactly 0
+        stored = set(by_age(buffer))
+        assert {t for t in terminals if t <= i} <= stored, f"a terminal was dropped at step {i}"
+    ids = by_age(buffer)
+    assert sorted(t for t in ids if t in terminals) == sorted(terminals)
+    assert int(buffer.terminal.sum()) == len(terminals)
+    assert (buffer.not_done_gamma[:, 0] == 0).sum().item() == len(terminals)
+    others = [t for t in ids if t not in terminals]
+    assert others == list(range(1000 - len(others), 1000))  # the newest non-terminals, in order
+    sampled = buffer.obs[buffer.sample_indices(50_000)][:, 0].long().tolist()
+    counts = {t: sampled.count(t) for t in terminals}
+    assert all(n > 0 for n in counts.values()), counts
+
+
+def test_tiling_into_a_full_ring_skips_a_terminal_at_the_old_end():
+    buffer = FadingReplayBuffer(1, 1, 6, "cpu")
+    for i in range(3):
+        add(buffer, i, terminal=i == 0)
+    buffer.fill_by_tiling(2)
+    assert buffer.full and buffer.head == 1 and int(buffer.head_tensor) == 1
+    add(buffer, 10)
+    assert by_age(buffer) == [2, 0, 1, 2, 0, 10]  # both copies of the terminal are still there
 
 
 def test_ring_after_partial_tiling_overwrites_the_oldest_first():
@@ -178,16 +220,32 @@ def test_actions_stay_within_a_max_and_noise_switches_work():
     assert np.allclose(agent.act(obs, active=0.0, noise=0.0), 0.0)
 
 
-def test_s2_gradient_dropout_cuts_gradient_after_the_output_layer_only_online():
-    config = SymphonyConfig(hidden=16, capacity=4, gradient_dropout=0.5)
-    agent = Symphony(3, 2, config)
-    x = torch.randn(64, 3)
+def kept_share(ff, x: torch.Tensor) -> float:
+    """Share of the output gradient that reaches the last layer's bias (1 without the mask)."""
+    ff.b3.requires_grad_(True)
+    (grad,) = torch.autograd.grad(ff(x).sum(), ff.b3)
+    return grad.mean().item() / x.shape[0]
+
+
+def test_s2_gradient_dropout_as_the_reference_s2_every_ff_and_the_target_critics_too():
+    s2 = SymphonyConfig.variant("S2")
+    assert s2.gradient_dropout == 0.5
+    agent = Symphony(3, 2, replace(s2, hidden=16, capacity=4))
+    obs, obs_action = torch.randn(4096, 3), torch.randn(4096, 5)
     torch.manual_seed(0)
-    out = agent.online.actor(x)
-    plain = agent.target.actor(x)  # target: eval mode, no dropout
-    torch.testing.assert_close(out, plain)  # the forward value is untouched either way
-    (grad,) = torch.autograd.grad(out.sum(), agent.online.actor.b3)
-    assert 0 < grad.abs().sum() < 64 * out.shape[-1] * 0.8  # about half of the ones cut
+    for ff, x in ((agent.online.actor, obs), (agent.online.critic_net, obs_action),
+                  (agent.target.critic_net, obs_action)):
+        assert kept_share(ff, x) == pytest.approx(0.5, abs=0.03)
+        with torch.no_grad():
+            value = ff(x)
+        ff.gradient_dropout = 0.0
+        torch.testing.assert_close(ff(x), value)  # the forward value is untouched
+        assert kept_share(ff, x) == pytest.approx(1.0)
+        ff.gradient_dropout = 0.5
+    state = torch.get_rng_state()
+    with torch.no_grad():  # acting and evaluation: nothing to cut, no mask drawn
+        agent.online.actor(obs)
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_variants_are_configs():
@@ -196,8 +254,86 @@ def test_variants_are_configs():
     assert (s2.lr, s2.exploration_steps, s2.exploration_repeats) == (5e-5, 20_480, 25)
     ed = SymphonyConfig.variant("ED", seed=3)
     assert (ed.hidden, ed.batch, ed.updates_per_step, ed.buffer_dtype, ed.seed) == (384, 288, 2, "float16", 3)
+    assert (ed.exploration_steps, ed.exploration_repeats, ed.buffer_capacity) == (7_680, 50, 384_000)
     with pytest.raises(ValueError, match="unknown Symphony variant 'S9'"):
         SymphonyConfig.variant("S9")
+
+
+def test_capacity_is_exploration_times_repeats_and_a_mismatch_is_refused():
+    assert SymphonyConfig().buffer_capacity == 512_000 == SymphonyConfig.variant("S2").buffer_capacity
+    assert SymphonyConfig(exploration_steps=100, exploration_repeats=3).buffer_capacity == 300
+    SymphonyConfig(exploration_steps=100, exploration_repeats=3, capacity=300).check_trainable()
+    assert SymphonyConfig(exploration_steps=100, exploration_repeats=3).to_dict()["capacity"] == 300
+    for capacity in (299, 301):  # one never fills (no update), the other cannot hold the tiles
+        with pytest.raises(SymphonyConfigError, match=r"capacity (299|301) differs from exploration_steps "
+                                                       r"x exploration_repeats = 100 x 3 = 300"):
+            SymphonyConfig(exploration_steps=100, exploration_repeats=3, capacity=capacity).check_trainable()
+    assert issubclass(SymphonyConfigError, PodiumError)
+
+
+def counting_capture(monkeypatch) -> list[int]:
+    """Symphony._capture replaced by a stand-in that runs on the CPU and counts its calls."""
+    calls: list[int] = []
+
+    def capture(self):
+        calls.append(1)
+        return self.update_eager
+    monkeypatch.setattr(Symphony, "_capture", capture)
+    return calls
+
+
+def small_full_agent() -> Symphony:
+    agent = Symphony(3, 1, SymphonyConfig(hidden=16, batch=8, capacity=32))
+    rng = np.random.default_rng(0)
+    for _ in range(32):
+        agent.buffer.add(rng.standard_normal(3), rng.standard_normal(1), 1.0, rng.standard_normal(3), 0.99)
+    return agent
+
+
+def test_accelerate_twice_compiles_and_captures_once(monkeypatch):
+    calls = counting_capture(monkeypatch)
+    compiled: list[int] = []
+
+    def fake_compile(fn, **_kwargs):
+        compiled.append(1)
+        return fn
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    agent = small_full_agent()
+    assert agent.accelerate(compile=True, cuda_graph=True) == "compiled+graph"
+    step = agent._step
+    assert agent.accelerate(compile=True, cuda_graph=True) == "compiled+graph"
+    assert (len(calls), len(compiled), agent._step) == (1, 1, step)
+    assert agent.accelerate(compile=True, cuda_graph=False) == "compiled"  # another mode: rebuilt,
+    assert (len(calls), len(compiled)) == (1, 1)                          # the compiled loss reused
+    assert agent.accelerate() == "eager" and agent._loss_fn == agent.loss
+    agent.update()
+    assert agent.updates == 1
+
+
+def test_a_failed_capture_leaves_the_agent_eager(monkeypatch):
+    def capture(self):
+        raise RuntimeError("capture exploded")
+    monkeypatch.setattr(Symphony, "_capture", capture)
+    agent = small_full_agent()
+    before = agent.state_tensors()
+    with pytest.raises(AccelerationError, match="graph update failed on cpu: RuntimeError: capture exploded"):
+        agent.accelerate(cuda_graph=True)
+    assert agent.mode == "eager" and agent._step == agent.update_eager and agent._loss_fn == agent.loss
+    after = agent.state_tensors()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    agent.update()
+    assert agent.updates == 1
+
+
+def test_the_start_up_probe_runs_the_accelerated_update_on_a_scratch_agent(monkeypatch):
+    calls = counting_capture(monkeypatch)
+    config = SymphonyConfig(hidden=16, batch=8, exploration_steps=10, exploration_repeats=2)
+    state = torch.get_rng_state()
+    assert probe_acceleration(3, 1, config, "cpu") == "graph" and len(calls) == 1
+    assert torch.equal(torch.get_rng_state(), state)  # no trace on the run's random streams
+    monkeypatch.setattr(Symphony, "_capture", lambda self: 1 / 0)
+    with pytest.raises(AccelerationError, match="ZeroDivisionError"):
+        probe_acceleration(3, 1, config, "cpu")
 
 
 def test_compiled_loss_and_gradients_equal_eager_for_the_same_batch():
@@ -235,6 +371,8 @@ def test_cuda_graph_update_trains_and_capture_leaves_no_trace():
     agent.buffer.size = agent.buffer.capacity
     before = agent.state_tensors()
     assert agent.accelerate(cuda_graph=True) == "graph"
+    replay = agent._step
+    assert agent.accelerate(cuda_graph=True) == "graph" and agent._step == replay  # not captured twice
     after_capture = agent.state_tensors()
     for key in before:  # warm-up and capture are undone: they are not training
         assert torch.equal(before[key], after_capture[key]), key
@@ -245,3 +383,22 @@ def test_cuda_graph_update_trains_and_capture_leaves_no_trace():
     assert all(torch.isfinite(v).all() for v in state.values())
     assert not torch.equal(state["online.critic_net.w1"], before["online.critic_net.w1"])
     assert agent.updates == 100 and torch.isfinite(agent.last_loss)
+
+
+@gpu
+def test_start_up_probe_captures_on_the_gpu_and_leaves_no_trace():
+    config = SymphonyConfig.variant("S2", hidden=64, batch=64, buffer_dtype="float16")  # mask, fp16 too
+    torch.manual_seed(0)
+    cpu_state, cuda_state = torch.get_rng_state(), torch.cuda.get_rng_state()
+    assert probe_acceleration(17, 6, config, "cuda") == "graph"
+    assert torch.equal(torch.get_rng_state(), cpu_state) and torch.equal(torch.cuda.get_rng_state(), cuda_state)
+    agent = Symphony(17, 6, replace(config, capacity=4096), "cuda")  # a real capture afterwards works
+    for tensor in agent.buffer.fields().values():
+        tensor.normal_()
+    agent.buffer.size = agent.buffer.capacity
+    assert agent.accelerate() == "graph"
+    for _ in range(10):
+        agent.update()
+    torch.cuda.synchronize()
+    assert torch.isfinite(agent.last_loss)
+
