@@ -40,6 +40,9 @@ from control.phone.observation import UIElement
 RECIPIENT = re.compile(r"recipient|\bto\b|name or (phone|number)", re.I)   # a field that addresses someone
 NAMEISH = re.compile(r"[A-Z][a-z]+ [A-Z][a-z]+")
 MEMORY_MARGIN = 0.15    # a remembered app is taken if the goal fits it about as well as the best one on screen
+# The words of a question that ask rather than say what about ("Tell me the model name of this phone").
+ASKING = frozenset("what which when where many much tell read look check does have there phone this that "
+                   "name thing your give show know".split())
 MEMORY_TRUST = 0.65     # the cosine of goal keys above which a remembered task is taken for this one
 MEMORY_LOOSE = 0.2      # ... and above which one is taken when another retrieved memory confirms its path
 MEMORY_AGREE = 0.5      # the path overlap (Jaccard) at which two memories confirm each other
@@ -315,8 +318,9 @@ class Policy:
         if not self.facts.question:
             return None
         answered_at = [s.get("screen") for m in self.memories[:1] for s in m.steps if s.get("action") == "answer"]
-        if answered_at and self.screen not in answered_at:
+        if answered_at and self.screen not in answered_at and not self._on_subject():
             return None           # a remembered success answered on another screen: get there first
+                                  # (not when this one is the page of what is asked about)
         searched_first = [s for m in self.memories[:1] for s in m.steps[:next(
             (i for i, s in enumerate(m.steps) if s.get("action") == "answer"), 0)] if s.get("action") == "input_text"]
         if searched_first and not self.searched and not self.typed and not self._on_subject():
@@ -382,8 +386,13 @@ class Policy:
             return False
         tapped = [a for a in self.tapped if a.effect
                   and any(self.named(part) for part in re.findall(r"'([^']+)'", a.summary.split(":", 1)[0]))]
-        if not tapped:   # nothing named was opened: fine only if nothing named is here to open
-            return not any(self.named(e.label) for e in self.elements) and len(self.anchors) >= 1
+        if not tapped:   # nothing named was opened: fine only if nothing named is here to open,
+            # and the screen speaks of what is asked about (a phone's model is not in its contacts)
+            subject = {w.rstrip("s") for w in WORD.findall(self.facts.core.casefold())
+                       if len(w) > 3 and not w.isdigit() and w not in ASKING}
+            shown = {w.rstrip("s") for e in self.elements for w in WORD.findall(e.label.casefold())}
+            return not any(self.named(e.label) for e in self.elements) and len(self.anchors) >= 1 and \
+                (not subject or bool(subject & shown))
         shown = {e.label for e in self.elements}
         return any(label in shown for a in tapped for label in re.findall(r"'([^']+)'", a.summary.split(":", 1)[0]))
 

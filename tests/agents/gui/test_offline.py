@@ -97,10 +97,10 @@ def test_a_persons_name_stays_a_name_and_questions_name_nothing_new():
     assert not read_goal("The note called Groceries should be called Birthday party.").creates
 
 
-def _solve(template: str, seed: int, phrasing: int):
+def _solve(template: str, seed: int, phrasing: int, max_steps: int = 15):
     phone = PhoneSim(seed)
     task = make_task(template, phone, seed=seed, phrasing=phrasing)
-    result = GuiAgent(OfflineBackend(Embedder("minilm")), AgentConfig(max_steps=15)).run(phone, task.goal)
+    result = GuiAgent(OfflineBackend(Embedder("minilm")), AgentConfig(max_steps=max_steps)).run(phone, task.goal)
     return task.status(phone)["success"], task.goal, [(s.action, s.target) for s in result.steps]
 
 
@@ -131,3 +131,10 @@ def test_a_bare_number_is_named_as_a_day_not_as_the_minutes_of_a_time():
     assert named("What time is my Gym on November 30?", "30")
     assert named("Start a 5-minute timer.", "5")
     assert named("Switch off the 9:30 AM alarm.", "9:30 AM")
+
+
+def test_a_question_is_answered_on_a_screen_that_speaks_of_its_subject():
+    """'Tell me the model name of this phone': not a contact's name off the first list it opens."""
+    success, goal, steps = _solve("SettingsModelAnswer", 1, phrasing=2, max_steps=25)   # it looks app by app
+    answers = [action["text"] for action, _ in steps if action and action["action_type"] == "answer"]
+    assert success and len(answers) == 1, (goal, steps)
