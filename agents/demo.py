@@ -277,7 +277,7 @@ def _gui_agent(console: Console, hub_endpoint: str, out_dir: Path) -> Table:
 
 
 MEMORY = "memory:demo"
-MEMORY_TASKS = ["ClockStartStopwatch", "SettingsRenameDevice", "MessagesLastMessageAnswer"]
+MEMORY_TASKS = ["ClockStartStopwatch", "SettingsRenameDevice", "SettingsDarkTheme"]
 
 
 def _echotrail(console: Console, hub_endpoint: str, out_dir: Path) -> Table:
