@@ -25,6 +25,15 @@ class MessageTooLarge(WireError):
     """A message exceeded the configured size limit."""
 
 
+class InternalError(PodiumError):
+    """The server failed while handling a message, outside the called method (a bug in the server,
+    or it ran out of memory); it went on serving."""
+
+
+class RegistryFull(PodiumError):
+    """The hub already tracks as many services as it allows; no new name can register."""
+
+
 class UnknownMethod(PodiumError, AttributeError):
     """The service has no public method of that name."""
 
@@ -101,11 +110,22 @@ def remote_error_class(remote_type: str) -> type[RemoteError]:
     return cls
 
 
+def _is_private(cls: type) -> bool:
+    """A class not meant to be named from outside: a part of its module path or qualified name
+    starts with one underscore (numpy's `numpy._core._exceptions._ArrayMemoryError`, say)."""
+    parts = [*cls.__module__.split("."), *cls.__qualname__.split(".")]
+    return any(p.startswith("_") and not (p.startswith("__") and p.endswith("__")) for p in parts)
+
+
 def error_type_name(exc: BaseException) -> str:
-    """The name a server sends for an exception: bare for builtins and podium's, else qualified."""
-    cls = type(exc)
+    """The name a server sends for an exception: bare for builtins and podium's, else qualified.
+    A private class is named by its nearest public ancestor (numpy's private MemoryError subclass
+    travels as `MemoryError`), so that the client can map it to a class it knows."""
     if isinstance(exc, RemoteError):
         return exc.remote_type
-    if cls.__module__ == "builtins" or issubclass(cls, PodiumError):
-        return cls.__name__
-    return f"{cls.__module__}.{cls.__qualname__}"
+    for cls in type(exc).__mro__:
+        if cls.__module__ == "builtins" or issubclass(cls, PodiumError):
+            return cls.__name__
+        if not _is_private(cls):
+            return f"{cls.__module__}.{cls.__qualname__}"
+    return "Exception"

@@ -18,13 +18,14 @@ import zmq
 from control.bus import wire
 from control.bus.rpc import Client, Server, idempotent
 from control.bus.security import ClientCurve, ServerCurve
-from control.errors import ServiceNotFound, WireError
+from control.errors import RegistryFull, ServiceNotFound, WireError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HUB = os.environ.get("PODIUM_HUB", "tcp://127.0.0.1:5770")
 HEARTBEAT_INTERVAL = 1.0
 MISSED_ALLOWED = 3
+MAX_SERVICES = 4096  # live services one hub tracks: heartbeats with ever new names must not grow it
 RECORD_FIELDS = ("name", "kind", "endpoint", "capabilities", "pid", "host", "instance")
 
 
@@ -54,6 +55,11 @@ class ServiceRecord:
                 raise ValueError(f"service record needs a non-empty string {key!r}")
         if not isinstance(data.get("capabilities") or {}, dict):
             raise ValueError("service record 'capabilities' must be a map")
+        if data.get("pid") is not None and type(data["pid"]) is not int:
+            raise ValueError("service record 'pid' must be an int or nil")
+        for key in ("host", "instance"):
+            if data.get(key) is not None and type(data[key]) is not str:
+                raise ValueError(f"service record {key!r} must be a string or nil")
         return cls(**{k: data[k] for k in RECORD_FIELDS if data.get(k) is not None})
 
     def to_wire(self, now: float) -> dict[str, Any]:
@@ -66,9 +72,10 @@ class Registry:
     """The hub's state and its RPC methods. Runs in the hub's serving thread: no locks needed."""
 
     def __init__(self, heartbeat_interval: float = HEARTBEAT_INTERVAL,
-                 missed_allowed: int = MISSED_ALLOWED) -> None:
+                 missed_allowed: int = MISSED_ALLOWED, max_services: int = MAX_SERVICES) -> None:
         self.heartbeat_interval = heartbeat_interval
         self.missed_allowed = missed_allowed
+        self.max_services = max_services
         self._records: dict[str, ServiceRecord] = {}
 
     def register(self, name: str, kind: str, endpoint: str, capabilities: dict | None = None,
@@ -114,6 +121,11 @@ class Registry:
     def _upsert(self, record: ServiceRecord) -> None:
         now = time.time()
         old = self._records.get(record.name)
+        if old is None and len(self._records) >= self.max_services:
+            self._expire()
+            if len(self._records) >= self.max_services:
+                raise RegistryFull(f"the hub tracks {self.max_services} live services already; "
+                                   f"{record.name!r} cannot register")
         if old is not None and old.instance == record.instance:
             record.registered_at = old.registered_at
         else:

@@ -31,6 +31,7 @@ from control.bus.security import ClientCurve, ServerCurve, check_bind
 from control.errors import (
     CallTimeout,
     DeadlineExceeded,
+    InternalError,
     MessageTooLarge,
     PodiumError,
     RemoteError,
@@ -48,6 +49,11 @@ DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 # How far a caller's clock may run behind ours before we think its deadline passed (seconds).
 DEFAULT_CLOCK_SKEW = 0.5
 RESERVED_PREFIX = "_podium."
+# Every counter a server keeps; `_podium.stats` reports them all, zeros included (plus one per
+# one-way kind the server handles, e.g. `heartbeat` on the hub).
+STATS = ("calls", "meta_calls", "errors", "expired", "rejected_too_large", "rejected_malformed",
+         "rejected_version", "rejected_kind", "unsent_replies", "internal_errors")
+MAX_LOGGED_FAULTS = 32  # distinct internal faults logged with their traceback (then debug only)
 
 
 def idempotent(method: Callable) -> Callable:
@@ -111,7 +117,8 @@ class Server:
         self.handlers = dict(handlers or {})
         self.max_message_bytes = max_message_bytes
         self.clock_skew = clock_skew
-        self.stats: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter(dict.fromkeys((*STATS, *sorted(self.handlers)), 0))
+        self._faults_logged: set[tuple[str, str]] = set()
         # A secured server gets a context of its own: zmq allows one authenticator per context.
         self._own_context = context is None and curve is not None
         self.context = zmq.Context() if self._own_context else (context or zmq.Context.instance())
@@ -153,7 +160,7 @@ class Server:
                     frames = self.socket.recv_multipart(copy=False)
                 except zmq.Again:
                     continue
-                self._serve_one(frames)
+                self._serve_one_safely(frames)
         finally:
             self._close()
 
@@ -193,6 +200,45 @@ class Server:
         return {"name": self.name, "protocol": wire.PROTOCOL_VERSION,
                 "methods": {name: describe_method(m) for name, m in sorted(self.methods.items())}}
 
+    def _serve_one_safely(self, frames: list[zmq.Frame]) -> None:
+        """Serve one message; whatever goes wrong with it, the loop goes on to the next.
+
+        The handling below refuses every malformed message deliberately; this is the net under it,
+        for the faults nobody foresaw (a bug, MemoryError, RecursionError). Each is counted in
+        `internal_errors`, logged with the peer (with a traceback the first time each kind of fault
+        is seen; the set of kinds is bounded) and answered with an InternalError where the
+        message's id can be read."""
+        try:
+            self._serve_one(frames)
+        except Exception as exc:
+            self.stats["internal_errors"] += 1
+            try:
+                identity = frames[0]
+                self._log_fault(identity, exc, "internal error handling a message (served on)",
+                                logging.ERROR)
+                req_id = wire.peek_id(frames[1:]) if len(frames) > 1 else None
+                if req_id is not None:
+                    self._reply_error(identity, req_id, InternalError(
+                        f"the server failed while handling this message ({type(exc).__name__}) "
+                        "and serves on"))
+            except Exception:  # not even logging or an error reply worked: the loop still goes on
+                pass
+
+    def _log_fault(self, identity: Any, exc: BaseException, what: str, level: int) -> None:
+        """Log a peer-caused or internal fault: with its traceback the first time each kind of
+        fault (type and place) is seen, at debug level after that, so no peer can flood the log."""
+        peer = bytes(identity.buffer).hex() if isinstance(identity, zmq.Frame) else repr(identity)
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb is not None else "?"
+        fault = (type(exc).__qualname__, where)
+        first = fault not in self._faults_logged and len(self._faults_logged) < MAX_LOGGED_FAULTS
+        if first:
+            self._faults_logged.add(fault)
+        log.log(level if first else logging.DEBUG, "%s: %s, from peer %s: %s: %s", self.name, what,
+                peer, type(exc).__name__, exc, exc_info=first)
+
     def _serve_one(self, frames: list[zmq.Frame]) -> None:
         identity, payload = frames[0], frames[1:]
         size = wire.message_size(payload)
@@ -210,11 +256,11 @@ class Server:
             self._reply_error(identity, wire.peek_id(payload), exc)
             return
         if message.kind != wire.CALL:
-            self._handle_one_way(message)
+            self._handle_one_way(identity, message)
             return
         self._handle_call(identity, message)
 
-    def _handle_one_way(self, message: wire.Message) -> None:
+    def _handle_one_way(self, identity: zmq.Frame, message: wire.Message) -> None:
         handler = self.handlers.get(message.kind)
         if handler is None:
             self.stats["rejected_kind"] += 1
@@ -222,9 +268,9 @@ class Server:
         try:
             handler(message)
             self.stats[message.kind] += 1
-        except Exception:  # a bad one-way message must not stop the server
+        except Exception as exc:  # a bad one-way message must not stop the server
             self.stats["rejected_malformed"] += 1
-            log.warning("%s: %s handler failed", self.name, message.kind, exc_info=True)
+            self._log_fault(identity, exc, f"{message.kind} handler failed", logging.WARNING)
 
     def _handle_call(self, identity: zmq.Frame, message: wire.Message) -> None:
         if message.deadline is not None and time.time() > message.deadline + self.clock_skew:
@@ -251,7 +297,7 @@ class Server:
         self._send(identity, frames)
 
     def _lookup(self, method_name: str | None) -> Callable:
-        if method_name is None:
+        if type(method_name) is not str:
             raise WireError("a call must name its method")
         method = self.methods.get(method_name) or self._reserved.get(method_name)
         if method is None:

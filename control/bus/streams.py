@@ -80,17 +80,24 @@ class Publisher:
         self.close()
 
 
+MAX_TOPICS = 4096  # topics whose sequence (and, in latest mode, newest sample) a subscriber keeps
+
+
 class Subscriber:
-    """Receives topics (zmq prefix match; "" = all) from one or more publishers."""
+    """Receives topics (zmq prefix match; "" = all) from one or more publishers.
+
+    Per-topic state is bounded (`max_topics`): a publisher sending ever new topic names makes the
+    subscriber forget the oldest topics (their pending latest sample counts as dropped)."""
 
     def __init__(self, endpoints: str | Iterable[str], topics: Iterable[str] = ("",), *,
                  mode: str = "queue", maxlen: int = 1000, curve: ClientCurve | None = None,
-                 context: zmq.Context | None = None) -> None:
+                 context: zmq.Context | None = None, max_topics: int = MAX_TOPICS) -> None:
         if mode not in MODES:
             raise ValueError(f"subscriber mode must be one of {MODES}, got {mode!r}")
         if maxlen < 1:
             raise ValueError(f"maxlen must be at least 1, got {maxlen}")
         self.mode = mode
+        self.max_topics = max_topics
         self.drops = 0
         self.malformed = 0
         self.received = 0
@@ -136,6 +143,11 @@ class Subscriber:
             last = self._last_seq.get(sample.topic)
             if last is not None and sample.seq > last + 1:
                 self.drops += sample.seq - last - 1
+            elif last is None and len(self._last_seq) >= self.max_topics:
+                forgotten = next(iter(self._last_seq))  # the topic first seen longest ago
+                del self._last_seq[forgotten]
+                if self._latest.pop(forgotten, None) is not None:
+                    self.drops += 1
             self._last_seq[sample.topic] = sample.seq
             if self.mode == "latest":
                 if sample.topic in self._latest:

@@ -15,10 +15,17 @@ Inside the tree, values that msgpack has no type for travel as msgpack extension
 No pickle, ever: only the types above cross the wire. Arrays over COPY_THRESHOLD bytes are sent
 without copying (zmq keeps a reference to the array's memory) and received as read-only views of
 the received frame.
+
+Nothing a peer sends may cost the receiver more than a bounded amount of stack, memory or CPU:
+trees nest at most MAX_DEPTH containers deep and hold at most MAX_ELEMENTS items in all, a message
+has at most MAX_FRAMES buffer frames and each is referred to by exactly one array, only the portable
+dtypes of PORTABLE_DTYPES travel, and every cache keyed by what a peer sends has a fixed bound.
 """
 from __future__ import annotations
 
 import math
+import re
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +54,36 @@ EXT_NDARRAY = 1
 EXT_SCALAR = 2
 EXT_TUPLE = 3
 
+HEADER_KEYS = frozenset({"v", "kind", "id", "method", "deadline", "body"})
+# Containers (arrays, maps, tuples) nested in one another, the outermost (the header map) being 1.
+MAX_DEPTH = 64
+# Items of all arrays and maps of one tree (a map item is a key-value pair), plus the containers.
+MAX_ELEMENTS = 1 << 20
+MAX_FRAMES = 4096  # buffer frames (arrays) per message
+MAX_NDIM = 64      # numpy's own limit on array dimensions
+MAX_DTYPE_CHARS = 16
+
+# The dtypes that mean the same on every platform and in every language: fixed-size numbers
+# (bool, ints, IEEE floats, complex of two IEEE floats) in either byte order, datetime64 and
+# timedelta64 with one of numpy's units and no multiplier, and fixed-length bytes (S) and UTF-32
+# strings (U). Not: objects (O), void and structured dtypes (V), subarrays, or the platform's long
+# double (g/G: 80-bit x87 on x86, 128-bit elsewhere, 64-bit on Windows and Apple silicon).
+PORTABLE_NUMBERS = frozenset({"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8",
+                              "c8", "c16"})
+DATETIME_UNITS = frozenset({"Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as"})
+PORTABLE_DTYPES = ("numbers: " + " ".join(sorted(PORTABLE_NUMBERS)) + "; datetime64/timedelta64 "
+                   "(M8/m8) in units " + " ".join(sorted(DATETIME_UNITS)) + "; S<n> and U<n>, n >= 1")
+
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 60
+_short.maxlist = _short.maxdict = _short.maxtuple = _short.maxset = 4
+_short.maxlevel = 2
+
+
+def show(value: Any) -> str:
+    """A short repr for error messages: a peer's value may be megabytes or deeply nested."""
+    return f"{_short.repr(value)} ({type(value).__name__})"
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -60,11 +97,23 @@ class Message:
 
 
 def _check_dtype(dtype: np.dtype) -> None:
-    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
-        raise WireError(f"arrays of dtype {dtype} cannot travel on the wire: only plain numeric, "
-                        "bool, bytes/str and datetime dtypes do (no objects, no structured dtypes)")
+    code = dtype.str[1:]
+    if code in PORTABLE_NUMBERS:
+        return
+    if dtype.kind in "Mm" and dtype.fields is None:
+        unit, count = np.datetime_data(dtype)
+        if count == 1 and unit in DATETIME_UNITS:
+            return
+    elif dtype.kind in "SU" and dtype.itemsize > 0:
+        return
+    raise WireError(f"arrays of dtype {dtype} ({dtype.str}) cannot travel on the wire: only the "
+                    f"portable dtypes do ({PORTABLE_DTYPES}); no objects, no structured or void "
+                    "dtypes, no long doubles")
 
 
+# Bounded by construction: only the fixed-size number dtypes (at most two byte orders each) are
+# cached; others (datetimes, strings of every length) are packed afresh. Keys are dtypes, whose
+# hash ignores datetime units: caching those would also make every lookup a linear scan.
 _scalar_prefixes: dict[np.dtype, bytes] = {}
 
 
@@ -75,7 +124,9 @@ def _scalar_prefix(dtype: np.dtype) -> bytes:
     if prefix is None:
         _check_dtype(dtype)
         packed = msgpack.packb([dtype.str, bytes(dtype.itemsize)], use_bin_type=True)
-        prefix = _scalar_prefixes[dtype] = packed[: len(packed) - dtype.itemsize]
+        prefix = packed[: len(packed) - dtype.itemsize]
+        if dtype.kind in "biufc" and len(_scalar_prefixes) < 64:
+            _scalar_prefixes[dtype] = prefix
     return prefix
 
 
@@ -88,6 +139,7 @@ class _Encoder:
 
     def __init__(self) -> None:
         self.buffers: list[np.ndarray] = []
+        self.depth = 0
 
     def default(self, obj: Any) -> msgpack.ExtType:
         if isinstance(obj, np.ndarray):
@@ -100,7 +152,15 @@ class _Encoder:
         if isinstance(obj, np.generic):
             return msgpack.ExtType(EXT_SCALAR, _scalar_prefix(obj.dtype) + obj.tobytes())
         if isinstance(obj, tuple):
-            return msgpack.ExtType(EXT_TUPLE, self.pack(list(obj)))
+            # Each tuple is a nested packb call: bounded so that no sender builds what receivers
+            # refuse, or runs out of C stack doing it (msgpack bounds nesting within one call).
+            if self.depth >= MAX_DEPTH:
+                raise WireError(f"tuples nested more than {MAX_DEPTH} deep cannot travel")
+            self.depth += 1
+            try:
+                return msgpack.ExtType(EXT_TUPLE, self.pack(list(obj)))
+            finally:
+                self.depth -= 1
         raise WireError(f"cannot encode a {type(obj).__module__}.{type(obj).__qualname__}: the wire "
                         "carries None, bool, int, float, str, bytes, list, tuple, dict and numpy "
                         "arrays and scalars")
@@ -115,43 +175,138 @@ class _Encoder:
             raise WireError(f"cannot encode value: {exc}") from exc
 
 
-class _Decoder:
-    """Unpacks one tree whose arrays live in `buffers` (a class for the same reason as _Encoder)."""
+def _unpack_meta(data: bytes) -> Any:
+    """An ndarray or scalar extension's payload: a short array. Its length (part of the header's)
+    bounds msgpack's work; any extension inside stays an ExtType and fails the type checks."""
+    return msgpack.unpackb(data)
 
-    def __init__(self, buffers: Sequence[Any]) -> None:
+
+class _Decoder:
+    """Unpacks one tree whose arrays live in `buffers` (a class for the same reason as _Encoder).
+
+    msgpack bounds the length of each array and map (max_array_len, max_map_len) and, within one
+    unpackb call, nesting (its fixed internal stack). What it cannot see is counted here: the items
+    of all containers together (list_hook and object_hook see every array and map), and nesting
+    across tuple extensions, which are unpacked by nested unpackb calls. The hooks cost a Python
+    call per container, so they are only set (`counting`) for headers too large for their byte
+    count alone to bound the elements.
+    """
+
+    __slots__ = ("buffers", "counting", "elements", "containers", "ext_depth", "frames_used")
+
+    def __init__(self, buffers: Sequence[Any], counting: bool) -> None:
         self.buffers = buffers
+        self.counting = counting
+        self.elements = 0
+        self.containers = 0
+        self.ext_depth = 0
+        self.frames_used: set[int] = set()
+
+    def count(self, container: Any) -> Any:
+        self.containers += 1
+        self.elements += len(container) + 1
+        if self.elements > MAX_ELEMENTS:
+            raise WireError(f"tree holds more than {MAX_ELEMENTS} elements")
+        return container
 
     def ext_hook(self, code: int, data: bytes) -> Any:
         if code == EXT_NDARRAY:
-            index, dtype_str, shape = msgpack.unpackb(data)
-            return _array_from_frame(self.buffers, index, dtype_str, shape)
+            meta = _unpack_meta(data)
+            if type(meta) is not list or len(meta) != 3:
+                raise WireError(f"ndarray extension must hold [frame, dtype, shape], got {show(meta)}")
+            index, dtype_str, shape = meta
+            array = _array_from_frame(self.buffers, index, dtype_str, shape)
+            if index in self.frames_used:
+                raise WireError(f"buffer frame {index} is referred to by two arrays")
+            self.frames_used.add(index)
+            return array
         if code == EXT_SCALAR:
-            dtype_str, raw = msgpack.unpackb(data)
+            meta = _unpack_meta(data)
+            if type(meta) is not list or len(meta) != 2 or type(meta[1]) is not bytes:
+                raise WireError(f"scalar extension must hold [dtype, bytes], got {show(meta)}")
+            dtype_str, raw = meta
             dtype = _parse_dtype(dtype_str)
             if len(raw) != dtype.itemsize:
                 raise WireError(f"scalar of dtype {dtype_str} needs {dtype.itemsize} bytes, got {len(raw)}")
             return np.frombuffer(raw, dtype=dtype)[0]
         if code == EXT_TUPLE:
-            return tuple(self.unpack(data))
+            # Bounded by hand: every tuple level is a nested unpackb call whose unpacking context
+            # (tens of KiB) lives on the C stack, so a few hundred levels overflow the stack and
+            # kill the process before any exception can be raised. msgpack has no option for it.
+            if self.ext_depth >= MAX_DEPTH:
+                raise WireError(f"tree nested more than {MAX_DEPTH} deep")
+            self.ext_depth += 1
+            try:
+                items = self.unpack(data)
+            finally:
+                self.ext_depth -= 1
+            if type(items) is not list:
+                raise WireError(f"tuple extension must hold an array, got {show(items)}")
+            return tuple(items)
         raise WireError(f"unknown extension type {code}")
 
     def unpack(self, data: Any) -> Any:
+        if self.counting:
+            return msgpack.unpackb(data, ext_hook=self.ext_hook, list_hook=self.count,
+                                   object_hook=self.count, raw=False, strict_map_key=False,
+                                   use_list=True, max_array_len=MAX_ELEMENTS,
+                                   max_map_len=MAX_ELEMENTS)
         return msgpack.unpackb(data, ext_hook=self.ext_hook, raw=False, strict_map_key=False,
                                use_list=True)
 
 
+# A header of at most this many bytes holds fewer than MAX_ELEMENTS elements (each takes a byte at
+# least), and its containers are counted from its bytes instead of by hooks: every array, map and
+# extension begins with one of _CONTAINER_BYTES, so the number of those bytes (some may be inside
+# strings or numbers: it over-counts) bounds the nesting depth.
+_UNCOUNTED_BYTES = 64 * 1024
+_CONTAINER_BYTES = bytes([*range(0x80, 0xA0), 0xC7, 0xC8, 0xC9, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8,
+                          0xDC, 0xDD, 0xDE, 0xDF])
+
+
+# msgpack decodes its own timestamp extension (-1) without calling ext_hook. Its three encodings
+# (fixext 4, fixext 8, ext 8 of 12 bytes) begin d6 ff, d7 ff and c7 0c ff; a header holding none of
+# these holds no timestamp, and one that does (or might: they could sit inside a string) is walked.
+
+
+def _audit(tree: Any) -> None:
+    """Walk a decoded tree (without recursion): refuse timestamps and nesting beyond MAX_DEPTH."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if type(node) is msgpack.Timestamp:
+            raise WireError("unknown extension type -1 (msgpack timestamp): send a float, an int "
+                            "or a datetime64 scalar instead")
+        kind = type(node)
+        if kind is dict:
+            items: Any = [*node.keys(), *node.values()]
+        elif kind is list or kind is tuple:
+            items = node
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise WireError(f"tree nested more than {MAX_DEPTH} deep")
+        stack.extend((item, depth + 1) for item in items
+                     if type(item) in (dict, list, tuple, msgpack.Timestamp))
+
+
+_DTYPE_SYNTAX = re.compile(r"[<>|=]?(?:[biufc][0-9]{1,2}|[SU][0-9]{1,10}|[Mm]8\[[a-zA-Z]{1,2}\])")
 _dtype_cache: dict[str, np.dtype] = {}
 
 
 def _parse_dtype(dtype_str: Any) -> np.dtype:
-    dtype = _dtype_cache.get(dtype_str) if isinstance(dtype_str, str) else None
+    dtype = _dtype_cache.get(dtype_str) if type(dtype_str) is str else None
     if dtype is not None:
         return dtype
-    if not isinstance(dtype_str, str):
-        raise WireError(f"dtype must be a string, got {type(dtype_str).__name__}")
+    if type(dtype_str) is not str or not 0 < len(dtype_str) <= MAX_DTYPE_CHARS:
+        raise WireError(f"dtype must be a string of at most {MAX_DTYPE_CHARS} characters, "
+                        f"got {show(dtype_str)}")
+    if not _DTYPE_SYNTAX.fullmatch(dtype_str):  # numpy's parser sees array-interface strings only
+        raise WireError(f"unknown dtype {dtype_str!r}: it cannot travel on the wire, which takes "
+                        f"array-interface type strings of the portable dtypes ({PORTABLE_DTYPES})")
     try:
         dtype = np.dtype(dtype_str)
-    except TypeError as exc:
+    except Exception as exc:  # numpy's parser raises TypeError, ValueError, SyntaxError...
         raise WireError(f"unknown dtype {dtype_str!r}") from exc
     _check_dtype(dtype)
     if len(_dtype_cache) < 256:  # bounded: a hostile peer could send endless distinct strings
@@ -160,10 +315,11 @@ def _parse_dtype(dtype_str: Any) -> np.dtype:
 
 
 def _array_from_frame(buffers: Sequence[Any], index: Any, dtype_str: Any, shape: Any) -> np.ndarray:
-    if not isinstance(index, int) or not 0 <= index < len(buffers):
-        raise WireError(f"array refers to buffer frame {index!r} but the message has {len(buffers)}")
-    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
-        raise WireError(f"array shape must be a list of non-negative ints, got {shape!r}")
+    if type(index) is not int or not 0 <= index < len(buffers):
+        raise WireError(f"array refers to buffer frame {_short.repr(index)} but the message has "
+                        f"{len(buffers)}")
+    if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
+        raise WireError(f"array shape must be a list of non-negative ints, got {show(shape)}")
     dtype = _parse_dtype(dtype_str)
     buf = _frame_bytes(buffers[index])
     expected = dtype.itemsize * math.prod(shape)
@@ -184,12 +340,32 @@ def decode_tree(frames: Sequence[Any]) -> Any:
     """Inverse of encode_tree."""
     if not frames:
         raise WireError("empty message")
+    if len(frames) - 1 > MAX_FRAMES:
+        raise WireError(f"message has {len(frames) - 1} buffer frames; at most {MAX_FRAMES} may follow")
+    head = _frame_bytes(frames[0])
+    raw = head if type(head) is bytes else bytes(head)
+    counting = len(raw) > _UNCOUNTED_BYTES
+    decoder = _Decoder(frames[1:], counting)
     try:
-        return _Decoder(frames[1:]).unpack(_frame_bytes(frames[0]))
+        tree = decoder.unpack(raw)
     except WireError:
         raise
     except Exception as exc:  # msgpack raises a zoo of types on garbage; all mean "malformed"
         raise WireError(f"malformed msgpack: {exc}") from exc
+    if len(decoder.frames_used) != len(frames) - 1:
+        raise WireError(f"message has {len(frames) - 1} buffer frames but its arrays refer to "
+                        f"{len(decoder.frames_used)}")
+    if counting:
+        containers = decoder.containers
+    else:
+        containers = len(raw) - len(raw.translate(None, _CONTAINER_BYTES))
+    # Within one unpackb msgpack nests up to 1024 deep; only a tree with more containers than
+    # MAX_DEPTH can nest deeper than that, and only then is the walk worth its cost.
+    if (containers > MAX_DEPTH or type(tree) is msgpack.Timestamp
+            or (b"\xff" in raw  # one byte is found fastest; the pairs are rarely searched for
+                and (b"\xd6\xff" in raw or b"\xd7\xff" in raw or b"\xc7\x0c\xff" in raw))):
+        _audit(tree)
+    return tree
 
 
 def encode(message: Message) -> list[Any]:
@@ -205,37 +381,55 @@ def _frame_bytes(frame: Any) -> Any:
 
 
 def decode(frames: Sequence[Any]) -> Message:
-    """Decode frames into a Message, raising WireError (or UnsupportedVersion) on anything off."""
+    """Decode frames into a Message, raising WireError (or UnsupportedVersion) on anything off.
+
+    Every header field is type-checked here (docs/protocol.md, "Header"); `type(x) is int` and not
+    isinstance, because msgpack's true is a Python bool, and bool is an int.
+    """
     header = decode_tree(frames)
-    if not isinstance(header, dict):
+    if type(header) is not dict:
         raise WireError(f"header must be a msgpack map, got {type(header).__name__}")
     version = header.get("v")
-    if version != PROTOCOL_VERSION:
-        raise UnsupportedVersion(f"protocol version {version!r} is not supported "
-                                 f"(this side speaks {PROTOCOL_VERSION})")
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        raise UnsupportedVersion(f"protocol version {show(version)} is not supported "
+                                 f"(this side speaks {PROTOCOL_VERSION}, an int)")
+    if len(header) > len(HEADER_KEYS) or not HEADER_KEYS.issuperset(header):
+        unknown = [key for key in header if key not in HEADER_KEYS]
+        raise WireError(f"unknown header keys {show(unknown)}; the keys are {sorted(HEADER_KEYS)}")
     kind = header.get("kind")
-    if kind not in KINDS:
-        raise WireError(f"unknown message kind {kind!r}; expected one of {sorted(KINDS)}")
+    if type(kind) is not str or kind not in KINDS:
+        raise WireError(f"unknown message kind {show(kind)}; expected one of {sorted(KINDS)}")
     req_id, method, deadline = header.get("id"), header.get("method"), header.get("deadline")
-    if req_id is not None and (not isinstance(req_id, int) or isinstance(req_id, bool)):
-        raise WireError(f"id must be an integer, got {type(req_id).__name__}")
-    if method is not None and not isinstance(method, str):
-        raise WireError(f"method must be a string, got {type(method).__name__}")
-    if deadline is not None and (not isinstance(deadline, (int, float)) or isinstance(deadline, bool)):
-        raise WireError(f"deadline must be a number, got {type(deadline).__name__}")
+    if req_id is not None and type(req_id) is not int:
+        raise WireError(f"id must be an integer or nil, got {show(req_id)}")
+    if kind == CALL:
+        if req_id is None:
+            raise WireError("a call must carry an integer id")
+        if type(method) is not str or not method:
+            raise WireError(f"method must be a string (non-empty; a call must name its method), got {show(method)}")
+        if deadline is not None and (type(deadline) not in (float, int) or not math.isfinite(deadline)):
+            raise WireError(f"deadline must be a number (finite, Unix seconds) or nil, got {show(deadline)}")
+    elif method is not None or deadline is not None:
+        raise WireError(f"a {kind} message carries no method or deadline (they must be nil)")
     return Message(kind=kind, id=req_id, method=method, deadline=deadline, body=header.get("body"))
 
 
 def peek_id(frames: Sequence[Any]) -> int | None:
     """The request id of a message being refused, if it can be read at all (so the caller can
-    match the error reply); arrays and other extensions in the body are not looked at."""
+    match the error reply). Reads the header map key by key, skipping values without building
+    them: a refused message may be too large, too deep or too long to decode."""
     try:
-        header = msgpack.unpackb(_frame_bytes(frames[0]), ext_hook=lambda code, data: None,
-                                 raw=False, strict_map_key=False)
+        unpacker = msgpack.Unpacker(raw=False, max_buffer_size=0, max_str_len=64, max_bin_len=64,
+                                    max_array_len=16, max_map_len=16, max_ext_len=64)
+        unpacker.feed(_frame_bytes(frames[0]))
+        for _ in range(min(unpacker.read_map_header(), 16)):
+            if unpacker.unpack() == "id":
+                req_id = unpacker.unpack()
+                return req_id if type(req_id) is int else None
+            unpacker.skip()
     except Exception:  # anything unreadable simply has no id
         return None
-    req_id = header.get("id") if isinstance(header, dict) else None
-    return req_id if isinstance(req_id, int) and not isinstance(req_id, bool) else None
+    return None
 
 
 def message_size(frames: Sequence[Any]) -> int:
