@@ -42,8 +42,9 @@ def _run_dir(run_dir: str | None, algo: str, env: str, seed: int) -> Path:
 env_option = click.option("--env", "env_id", default="Humanoid-v5", show_default=True, help="Gymnasium env id.")
 steps_option = click.option("--steps", default=1_000_000, show_default=True, type=click.IntRange(1),
                             help="Env steps, exploration included.")
-service_option = click.option("--service", help="Train through the bus on this env daemon (needs 2 envs: "
-                              "index 0 trains, index 1 evaluates).")
+service_option = click.option("--service", help="Train through the bus on this env daemon (needs 2 envs or "
+                              "more: index 0 trains, the others evaluate; Symphony runs its evaluation "
+                              "episodes on all of them at once, the SB3 baselines on index 1).")
 hub_option = click.option("--hub", envvar="PODIUM_HUB", help="Hub address (with --service).")
 run_dir_option = click.option("--run-dir", type=click.Path(file_okay=False),
                               help="Where logs and checkpoints go [default: runs/ALGO-ENV-sSEED].")
@@ -66,15 +67,18 @@ def train() -> None:
 
 @train.command("symphony")
 @run_options
-@click.option("--variant", default="S3", show_default=True, type=click.Choice(["S3", "S2", "ED"]))
+@click.option("--variant", default="S3", show_default=True, type=click.Choice(["S3", "S2", "ED", "short"]),
+              help="The paper's S3, S2 or ED, or short: S3 scaled for ~100,000-step CPU runs (docs/symphony.md).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a setting, e.g. --set hidden=256 --set eval_episodes=10.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
 @click.option("--compile", "compile_loss", is_flag=True, help="torch.compile the loss (then CUDA graph on GPU).")
 @click.option("--checkpoint-every", default=25_000, show_default=True, type=click.IntRange(1))
+@click.option("--log-every", default=100, show_default=True, type=click.IntRange(1),
+              help="Updates averaged into one row of updates.csv (losses, EMA, sigma, beta).")
 @click.option("--resume", is_flag=True, help="Continue from the run directory's latest checkpoint.")
 def train_symphony(env_id, steps, service, hub, run_dir, seed, variant, overrides, device, compile_loss,
-                   checkpoint_every, resume) -> None:
+                   checkpoint_every, log_every, resume) -> None:
     """Train Symphony (env in-process, or through the bus with --service)."""
     from agents.symphony.core import SymphonyConfig
     from agents.symphony.train import Trainer
@@ -90,7 +94,8 @@ def train_symphony(env_id, steps, service, hub, run_dir, seed, variant, override
         config = SymphonyConfig.variant(variant, **settings)
         directory = _run_dir(run_dir, "symphony", env_id, seed)
         trainer = Trainer(config, env_id, directory, device=device, service=service, hub=hub,
-                          checkpoint_every=checkpoint_every, compile=compile_loss, console=console)
+                          checkpoint_every=checkpoint_every, compile=compile_loss, log_every=log_every,
+                          console=console)
     except ValueError as exc:  # SymphonyConfigError: settings that cannot train (capacity, ...)
         raise click.UsageError(str(exc)) from None
     try:
@@ -149,13 +154,23 @@ def plot(run_dirs: tuple[str, ...], out: str | None) -> None:
 
 @needs_extra("rl", "torch", "imageio")
 @click.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False), help="GIF or MP4 [default: RUN_DIR/play.gif].")
+@click.argument("source", metavar="RUN_DIR|FILE", type=click.Path(exists=True))
+@click.option("--best", is_flag=True, help="With a run directory: its best policy snapshot, not the latest "
+              "checkpoint.")
+@click.option("--out", type=click.Path(dir_okay=False), help="GIF or MP4 [default: play.gif beside the source].")
 @click.option("--steps", default=1_000, show_default=True, type=click.IntRange(1))
 @click.option("--size", default=240, show_default=True, type=click.IntRange(32, 2048), help="Frame height and width.")
-def play(run_dir: str, out: str | None, steps: int, size: int) -> None:
-    """Render the trained policy (noiseless) to a GIF or MP4, offscreen."""
+def play(source: str, best: bool, out: str | None, steps: int, size: int) -> None:
+    """Render a trained policy (noiseless) to a GIF or MP4, offscreen.
+
+    RUN_DIR|FILE: a run directory (its latest checkpoint; --best: policy-best.safetensors), a full
+    checkpoint (checkpoint-*.safetensors) or a policy snapshot (policy*.safetensors)."""
     from agents.symphony.play import render_policy
 
-    path = render_policy(Path(run_dir), Path(out) if out else Path(run_dir) / "play.gif", steps, size)
+    where = Path(source)
+    default_out = (where if where.is_dir() else where.parent) / "play.gif"
+    try:
+        path = render_policy(where, Path(out) if out else default_out, steps, size, best=best)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
     console.print(f"wrote {path}")

@@ -59,17 +59,11 @@ class SymphonyConfig:
 
     @classmethod
     def variant(cls, name: str, **overrides: Any) -> SymphonyConfig:
-        """'S3' (the paper's default), 'S2' or 'ED', with any field overridden."""
-        presets = {  # the reference's symphony_S2/ and symphony_ED/ train.py settings
-            "S3": {},
-            "S2": {"lr": 5e-5, "exploration_steps": 20_480, "exploration_repeats": 25,
-                   "gradient_dropout": 0.5},
-            "ED": {"hidden": 384, "batch": 288, "updates_per_step": 2, "exploration_steps": 7_680,
-                   "buffer_dtype": "float16"},
-        }
-        if name not in presets:
-            raise ValueError(f"unknown Symphony variant {name!r}; choose from {sorted(presets)}")
-        return cls(**{**presets[name], **overrides})
+        """'S3' (the paper's default), 'S2', 'ED' or 'short' (ours: ~100k-step CPU runs), with any
+        field overridden."""
+        if name not in VARIANTS:
+            raise ValueError(f"unknown Symphony variant {name!r}; choose from {sorted(VARIANTS)}")
+        return cls(**{**VARIANTS[name], **overrides})
 
     @property
     def buffer_capacity(self) -> int:
@@ -100,6 +94,22 @@ class SymphonyConfig:
     def to_dict(self) -> dict[str, Any]:
         """The settings, with the buffer capacity resolved (what a run's config.json records)."""
         return {**asdict(self), "capacity": self.buffer_capacity}
+
+
+VARIANTS: dict[str, dict[str, Any]] = {  # the reference's symphony_S2/ and symphony_ED/ train.py settings
+    "S3": {},
+    "S2": {"lr": 5e-5, "exploration_steps": 20_480, "exploration_repeats": 25,
+           "gradient_dropout": 0.5},
+    "ED": {"hidden": 384, "batch": 288, "updates_per_step": 2, "exploration_steps": 7_680,
+           "buffer_dtype": "float16"},
+    # ours, for runs of about 100,000 env steps on a CPU: S3's budget-dependent settings
+    # at a tenth (exploration 1,024 x 50 = capacity 51,200: about 1% of the run explores
+    # and the ring holds about half of it, as S3's 10,240 x 50 in a 1M-step run), a
+    # quarter-size network (batch = N = 3h/4 value nodes, as in S3 and ED) and an
+    # evaluation every 1,000 steps with 10 episodes (100 points on the curve)
+    "short": {"hidden": 128, "batch": 96, "exploration_steps": 1_024, "eval_every": 1_000,
+              "eval_episodes": 10},
+}
 
 
 # ==================================================================================================
@@ -186,6 +196,24 @@ class ActorCritic(nn.Module):
         return nodes.permute(1, 0, 2).reshape(obs.shape[0], -1)
 
 
+class Policy(nn.Module):
+    """The actor alone (what acting needs): its parameters are ActorCritic's `actor.*`, so it loads
+    from a policy snapshot or from the online network of a full checkpoint."""
+
+    def __init__(self, obs_dim: int, act_dim: int, config: SymphonyConfig):
+        super().__init__()
+        self.act_dim, self.a_max = act_dim, config.a_max
+        self.actor = FF(obs_dim, config.hidden, 3 * act_dim)
+
+    act = ActorCritic.act  # the same maths, on the same `actor`, `act_dim` and `a_max`
+
+    @torch.no_grad()
+    def act_batch(self, obs: np.ndarray, active: float = 1.0, noise: float = 0.0) -> np.ndarray:
+        """Noiseless actions for a batch (B, obs_dim), or one observation as a batch of one."""
+        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.actor.w1.device)
+        return self.act(x.reshape(len(x) if x.dim() > 1 else 1, -1), active, noise)[0].cpu().numpy()
+
+
 def soft_value_weights(n: int) -> torch.Tensor:
     """w_i proportional to tanh((pi (1 - i/N)) ** e), i = 0..N-1 over the nodes sorted ascending."""
     i = torch.arange(n, dtype=torch.float64)
@@ -234,6 +262,23 @@ def age_probabilities(n: int) -> torch.Tensor:
     return w / w.sum()
 
 
+def exploration_share(config: SymphonyConfig, env_steps: int) -> float:
+    """Expected share of a training batch that is (tiled) exploration data at `env_steps`.
+
+    From the sampling weights: after exploration every env step writes one row over the oldest,
+    so k = env_steps - exploration_steps training rows hold the newest k ages and the exploration
+    rows the oldest capacity - k; their share is the age CDF there. Terminal rows, which the ring
+    never drops, are left out (a few exploration terminals stay for the whole run)."""
+    capacity = config.buffer_capacity
+    written = env_steps - config.exploration_steps
+    if written <= 0:
+        return 1.0
+    oldest = capacity - written
+    if oldest <= 0:
+        return 0.0
+    return float(age_probabilities(capacity)[:oldest].sum())
+
+
 class FadingReplayBuffer:
     """Ring buffer of (s, a, r_hat, s', not_done_gamma) on `device`.
 
@@ -259,6 +304,10 @@ class FadingReplayBuffer:
         self.next_obs = torch.zeros(capacity, obs_dim, dtype=dtype, device=self.device)
         self.not_done_gamma = torch.ones(capacity, 1, dtype=dtype, device=self.device)
         self.terminal = np.zeros(capacity, dtype=bool)  # host mirror: no device sync per step
+        # Since the last tiling: which slots were written (the others hold exploration row
+        # slot % tile_period), so a checkpoint stores every distinct row once, not 50 times.
+        self.written = np.zeros(capacity, dtype=bool)
+        self.tile_period = 0  # rows tiled (0: nothing tiled, every stored row is written)
         self.size = 0
         self.head = 0
         self.head_tensor = torch.zeros((), dtype=torch.long, device=self.device)  # for graphs
@@ -279,6 +328,7 @@ class FadingReplayBuffer:
         row = np.concatenate([obs, action, [reward], next_obs, [not_done_gamma]]).astype(np.float32)
         self._write(slot, torch.from_numpy(row))
         self.terminal[slot] = not_done_gamma == 0.0
+        self.written[slot] = True
         if self.full:
             self._move_head((slot + 1) % self.capacity)
 
@@ -309,6 +359,8 @@ class FadingReplayBuffer:
         for tensor in self.fields().values():
             tensor[: n * repeats] = tensor[:n].repeat(repeats, 1)
         self.terminal[: n * repeats] = np.tile(self.terminal[:n], repeats)
+        self.written[:] = False
+        self.tile_period = n
         self.size = n * repeats
         self.head = 0  # slot 0 holds the oldest data, whether or not the ring is full yet
         self.head_tensor.fill_(0)
@@ -328,10 +380,58 @@ class FadingReplayBuffer:
         idx = self.sample_indices(batch)
         return tuple(t[idx].float() for t in self.fields().values())
 
+    # -- checkpoints: every distinct row once -----------------------------------------------------
+    def export_state(self) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+        """Tensors (on the CPU) and counters that rebuild this buffer exactly (`import_state`).
+
+        A slot not written since the tiling holds exploration row `slot % tile_period`; those rows
+        are stored once each (only the ones still somewhere in the ring), the written slots as
+        they are, and the tiling is rebuilt on load. Before any tiling every row is written."""
+        size = self.size
+        written = self.written[:size] if self.tile_period else np.ones(size, dtype=bool)
+        written_slots, tiled_slots = np.flatnonzero(written), np.flatnonzero(~written)
+        rows, first = np.unique(tiled_slots % max(self.tile_period, 1), return_index=True)
+        sources = tiled_slots[first]  # one slot holding each exploration row still in the ring
+        tensors = {"written_slots": torch.from_numpy(written_slots.astype(np.int64)),
+                   "tile_rows": torch.from_numpy(rows.astype(np.int64)),
+                   "terminal": torch.from_numpy(self.terminal[:size].copy())}
+        for name, tensor in self.fields().items():
+            tensors[f"{name}.written"] = tensor[torch.from_numpy(written_slots).to(self.device)].cpu()
+            tensors[f"{name}.tiled"] = tensor[torch.from_numpy(sources).to(self.device)].cpu()
+        return tensors, {"size": size, "head": self.head, "tile_period": self.tile_period}
+
+    def import_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, int]) -> None:
+        """The buffer `export_state` described, in place (the same tensors, so graphs stay valid)."""
+        size, period = int(meta["size"]), int(meta["tile_period"])
+        written_slots = tensors["written_slots"].numpy()
+        written = np.zeros(self.capacity, dtype=bool)
+        written[written_slots] = True
+        tiled_slots = np.flatnonzero(~written[:size])
+        # the stored exploration row of each tiled slot, by its position in the sorted tile_rows
+        which = np.searchsorted(tensors["tile_rows"].numpy(), tiled_slots % max(period, 1))
+        for name, tensor in self.fields().items():
+            if len(tiled_slots):
+                tensor[torch.from_numpy(tiled_slots).to(self.device)] = \
+                    tensors[f"{name}.tiled"][torch.from_numpy(which)].to(self.device, tensor.dtype)
+            if len(written_slots):
+                tensor[torch.from_numpy(written_slots).to(self.device)] = \
+                    tensors[f"{name}.written"].to(self.device, tensor.dtype)
+        self.terminal[:] = False
+        self.terminal[:size] = tensors["terminal"].numpy()
+        self.written = written
+        self.tile_period, self.size, self.head = period, size, int(meta["head"])
+        self.head_tensor.fill_(self.head)
+
 
 # ==================================================================================================
 # The update: one pass, one loss, one optimiser step for actor and critics together.
 # ==================================================================================================
+UPDATE_STATS = ("loss", "critic_loss", "actor_loss", "swaddle", "ema", "sigma", "beta")
+"""What each update logs: the loss and its three terms (critic = ReHSE(Q - y); actor = the
+temporal-advantage term -ReHAE((q_t - ema_b)/|ema_b|); swaddle), the EMA baseline after the update,
+and the mean sigma and beta the actor gave the batch's next states."""
+
+
 class Symphony:
     """Online and target ActorCritic, the optimiser state, the EMA baseline and the buffer."""
 
@@ -351,6 +451,9 @@ class Symphony:
         self.weights = soft_value_weights(3 * (config.hidden // 4)).to(self.device)
         self.ema = torch.zeros((), device=self.device)
         self.last_loss = torch.zeros((), device=self.device)
+        # Sums of UPDATE_STATS over the updates since the last take_update_stats(), and their
+        # count last: added in place by every update (inside a CUDA graph too), read now and then.
+        self.update_stats = torch.zeros(len(UPDATE_STATS) + 1, device=self.device)
         dtype = torch.float16 if config.buffer_dtype == "float16" else torch.float32
         self.buffer = FadingReplayBuffer(obs_dim, act_dim, config.buffer_capacity, self.device, dtype)
         self.updates = 0
@@ -369,29 +472,54 @@ class Symphony:
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
         return self.online.act(x, active, noise, generator=self.noise_generator)[0][0].cpu().numpy()
 
+    @torch.no_grad()
+    def act_batch(self, obs: np.ndarray, active: float = 1.0, noise: float = 0.0) -> np.ndarray:
+        """Actions for a batch of observations (B, obs_dim) in one forward: noiseless by default
+        (evaluation), which draws no random number."""
+        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device).reshape(len(obs), -1)
+        return self.online.act(x, active, noise, generator=self.noise_generator)[0].cpu().numpy()
+
+    def take_update_stats(self) -> dict[str, float] | None:
+        """The mean of each UPDATE_STATS entry over the updates since the last call (None if
+        there were none), and reset the sums. One device sync per call."""
+        sums = self.update_stats.tolist()
+        count = int(sums[-1])
+        if count == 0:
+            return None
+        self.update_stats.zero_()
+        return {"updates_averaged": count, **{k: v / count for k, v in zip(UPDATE_STATS, sums)}}
+
     # -- the loss --------------------------------------------------------------------------------
     def loss(self, obs, actions, rewards, next_obs, not_done_gamma, ema):
-        """L = -ReHAE((q_t - ema_b)/|ema_b|) + ReHSE(Q(s, a) - y) + Swaddle(sigma', beta')."""
+        """L = -ReHAE((q_t - ema_b)/|ema_b|) + ReHSE(Q(s, a) - y) + Swaddle(sigma', beta').
+
+        Returns the loss, the new EMA baseline and the detached UPDATE_STATS (with a 1 appended,
+        the count) for the logs."""
         next_action, sigma, beta = self.online.act(next_obs)             # noise on, active on
         q_t = soft_value(self.target.critic(next_obs, next_action), self.weights)
         q_t_d = q_t.detach()
         y = rewards + not_done_gamma * q_t_d
         ema_b = self.config.ema_alpha * ema + (1 - self.config.ema_alpha) * q_t_d
-        loss = (-rehae((q_t - ema_b) / ema_b.abs())
-                + rehse(self.online.critic(obs, actions) - y)
-                + swaddle(sigma, beta))
-        return loss, ema_b.mean()
+        actor = -rehae((q_t - ema_b) / ema_b.abs())
+        critic = rehse(self.online.critic(obs, actions) - y)
+        swaddling = swaddle(sigma, beta)
+        loss = actor + critic + swaddling
+        new_ema = ema_b.mean()
+        stats = torch.stack([loss, critic, actor, swaddling, new_ema, sigma.mean(), beta.mean(),
+                             torch.ones_like(loss)]).detach()
+        return loss, new_ema, stats
 
     def update_eager(self) -> None:
         """One update on a fresh batch: sample, loss, gradients, optimiser, Polyak target."""
         batch = self.buffer.sample(self.config.batch)
-        loss, new_ema = self._loss_fn(*batch, self.ema)
+        loss, new_ema, stats = self._loss_fn(*batch, self.ema)
         grads = torch.autograd.grad(loss, self.params)
         with torch.no_grad():  # else the target would join the autograd graph, growing each update
             self._optimiser_step(grads)
             torch._foreach_lerp_(self.target_critic, self.online_critic, self.config.tau)
             self.ema.copy_(new_ema)
             self.last_loss.copy_(loss)
+            self.update_stats.add_(stats)
 
     def _optimiser_step(self, grads: tuple[torch.Tensor, ...]) -> None:
         """Adam without bias correction, decoupled weight decay folded in:
@@ -485,6 +613,7 @@ class Symphony:
         out.update({f"exp_avg.{i}": t for i, t in enumerate(self.exp_avg)})
         out.update({f"exp_avg_sq.{i}": t for i, t in enumerate(self.exp_avg_sq)})
         out["ema"] = self.ema
+        out["update_stats"] = self.update_stats  # the logs' running sums: a resume continues them
         return {k: v.detach().clone() for k, v in out.items()}
 
     @torch.no_grad()
@@ -498,6 +627,10 @@ class Symphony:
         for i, t in enumerate(self.exp_avg_sq):
             t.copy_(state[f"exp_avg_sq.{i}"])
         self.ema.copy_(state["ema"])
+        if "update_stats" in state:  # absent from checkpoints written before the logs had it
+            self.update_stats.copy_(state["update_stats"])
+        else:
+            self.update_stats.zero_()
 
 
 def _mode_name(compile: bool, cuda_graph: bool) -> str:

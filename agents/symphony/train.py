@@ -1,10 +1,18 @@
 """Training Symphony: the env loop, evaluation, logs, plots and crash-safe checkpoints.
 
 The env is in-process by default, or any env daemon through the bus (`service=`): the trainer only
-sees a gymnasium env. Checkpoints are taken at the first episode end after every
-`checkpoint_every` env steps (so a resumed run repeats the uninterrupted one exactly), and on
-SIGINT/SIGTERM (then mid-episode: the resumed run starts a fresh episode). They hold tensors in
-safetensors and everything else in JSON: nothing is unpickled on load.
+sees a gymnasium env. Evaluation runs its episodes at once on a vector env, one batched forward per
+step (evaluate.py). Checkpoints are taken at the first episode end after every `checkpoint_every`
+env steps (so a resumed run repeats the uninterrupted one exactly), and on SIGINT/SIGTERM (then
+mid-episode: the resumed run starts a fresh episode). They hold tensors in safetensors and
+everything else in JSON: nothing is unpickled on load. Every evaluation also writes a policy-only
+snapshot (policy.py), and the best one is kept.
+
+Logs, all keyed by env steps (exploration counted): progress.csv (one row per evaluation),
+updates.csv (the update's losses, EMA baseline, mean sigma and beta, averaged over every
+`log_every` updates), episodes.csv (each training episode's length and return), and the same
+scalars in TensorBoard (tb/, one writer per run). A resume first drops whatever the run logged
+after its checkpoint, from the CSVs and from the event files, so no step is logged twice.
 """
 from __future__ import annotations
 
@@ -25,13 +33,17 @@ from rich.text import Text
 from safetensors.torch import load_file, save_file
 
 from agents.runs import ProgressLog, atomic_write, plot_curves
-from agents.symphony.core import AccelerationError, Symphony, SymphonyConfig, probe_acceleration
+from agents.symphony.core import UPDATE_STATS, AccelerationError, Symphony, SymphonyConfig, probe_acceleration
+from agents.symphony.evaluate import make_eval_envs, run_episodes
+from agents.symphony.policy import BEST_POLICY, LATEST_POLICY, read_snapshot_meta, save_policy_snapshot
 from control.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
 CSV_FIELDS = ("env_steps", "updates", "episodes", "eval_return", "train_return", "env_steps_per_s",
-              "updates_per_s", "wall_s")
+              "updates_per_s", "wall_s", "eval_length", "eval_s")
+UPDATE_FIELDS = ("env_steps", "updates", "updates_averaged", *UPDATE_STATS)
+EPISODE_FIELDS = ("env_steps", "episode", "length", "return", "exploring")
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -95,6 +107,7 @@ class Counters:
     last_train_return: float | None = None
     wall_s: float = 0.0
     exploration_rewards: list[float] = field(default_factory=list)
+    logged_updates: int = 0        # agent.updates at the last updates.csv row
 
 
 class Trainer:
@@ -103,21 +116,24 @@ class Trainer:
     def __init__(self, config: SymphonyConfig, env_id: str, run_dir: str | Path, *,
                  device: str = "auto", service: str | None = None, hub: str | None = None,
                  checkpoint_every: int = 25_000, compile: bool = False, cuda_graph: bool | None = None,
-                 console: Console | None = None) -> None:
+                 log_every: int = 100, console: Console | None = None) -> None:
         """`compile`: torch.compile the loss; `cuda_graph`: capture the update as a CUDA graph
         (None: on a CUDA device). Either is tried at once on a scratch agent where a graph is
-        wanted, so a failure falls back to eager now, with a warning, not 10,240 steps in."""
+        wanted, so a failure falls back to eager now, with a warning, not 10,240 steps in.
+        `log_every`: updates averaged into one updates.csv row (at the first env step after)."""
         config.check_trainable()  # SymphonyConfigError before any env is made or step runs
         self.config, self.env_id, self.service, self.hub = config, env_id, service, hub
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_every, self.compile = checkpoint_every, compile
+        self.log_every = max(1, log_every)
         self.console = console or Console()
         self.seeds = RunSeeds(config.seed)
         torch.manual_seed(self.seeds.seed_of("torch"))
         self.rng = self.seeds.numpy()
         self.env = make_env(env_id, service, hub, 0, config.max_episode_steps)
-        self.eval_env = make_env(env_id, service, hub, 1, config.max_episode_steps)
+        # the evaluation episodes at once: eval_episodes local envs, or the daemon's envs 1, 2, ...
+        self.eval_env = make_eval_envs(env_id, service, hub, config.eval_episodes, config.max_episode_steps)
         obs_dim = int(np.prod(self.env.observation_space.shape))
         act_dim = int(np.prod(self.env.action_space.shape))
         self.agent = Symphony(obs_dim, act_dim, config, pick_device(device))
@@ -134,6 +150,8 @@ class Trainer:
         self.mode = "eager"
         self._stop_requested = False
         self._checkpoint_due = checkpoint_every
+        self._writer: Any = None  # the run's one TensorBoard writer, opened at the first scalar
+        self.best_eval = self._best_so_far()
 
     def _accelerate(self) -> str:
         """The requested update mode, or 'eager' (with a warning) when it cannot be had."""
@@ -178,12 +196,15 @@ class Trainer:
                     if self.agent.buffer.full and counters.env_steps > c.exploration_steps:
                         for _ in range(c.updates_per_step):
                             self.agent.update()
+                        if self.agent.updates - counters.logged_updates >= self.log_every:
+                            self._log_updates()
                     obs = next_obs
                     if counters.env_steps % c.eval_every == 0:  # before a checkpoint: it is saved too
                         self._evaluate_and_log()
                     if terminated or truncated:
                         counters.episodes += 1
                         counters.last_train_return = episode_return
+                        self._log_episode(episode_step, episode_return, exploring)
                         if counters.env_steps >= self._checkpoint_due:
                             self.checkpoint()
                             self._checkpoint_due = counters.env_steps + self.checkpoint_every
@@ -236,18 +257,14 @@ class Trainer:
 
     # -- evaluation and logs ---------------------------------------------------------------------
     def evaluate(self, episodes: int | None = None) -> float:
-        """Mean return of noiseless episodes on the evaluation env."""
-        returns = []
-        for k in range(episodes or self.config.eval_episodes):
-            obs, _ = self.eval_env.reset(seed=self.seeds.eval_reset(k))
-            total, done, steps = 0.0, False, 0
-            while not done:
-                obs, reward, terminated, truncated, _ = self.eval_env.step(self.agent.act(obs, noise=0.0))
-                total += float(reward)
-                steps += 1
-                done = terminated or truncated or steps >= self.config.max_episode_steps
-            returns.append(total)
-        return float(np.mean(returns))
+        """Mean return of noiseless episodes, all at once on the evaluation vector env (one batched
+        forward per step); episode k starts from the run's k-th evaluation seed."""
+        return float(np.mean(self.evaluate_episodes(episodes)[0]))
+
+    def evaluate_episodes(self, episodes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Returns and lengths of the evaluation episodes, in seed order."""
+        seeds = [self.seeds.eval_reset(k) for k in range(episodes or self.config.eval_episodes)]
+        return run_episodes(self.eval_env, self.agent.act_batch, seeds, self.config.max_episode_steps)
 
     def _rates(self) -> tuple[float, float]:
         """Env steps/s and updates/s since this run() started (a resumed run counts afresh)."""
@@ -262,28 +279,78 @@ class Trainer:
 
     def _evaluate_and_log(self) -> None:
         counters = self.counters
-        counters.last_eval = self.evaluate()
+        started = time.perf_counter()
+        returns, lengths = self.evaluate_episodes()
+        eval_s = time.perf_counter() - started
+        counters.last_eval = float(np.mean(returns))
         env_rate, update_rate = self._rates()
         row = {"env_steps": counters.env_steps, "updates": self.agent.updates, "episodes": counters.episodes,
                "eval_return": counters.last_eval, "train_return": counters.last_train_return,
-               "env_steps_per_s": env_rate, "updates_per_s": update_rate, "wall_s": self._wall()}
+               "env_steps_per_s": env_rate, "updates_per_s": update_rate, "wall_s": self._wall(),
+               "eval_length": float(np.mean(lengths)), "eval_s": eval_s}
         progress_log(self.run_dir).append(row)
-        self._tensorboard(row)
+        self._scalars(counters.env_steps, {
+            "eval/return": row["eval_return"], "eval/episode_length": row["eval_length"],
+            "eval/wall_s": eval_s, "speed/env_steps_per_s": env_rate, "speed/updates_per_s": update_rate})
+        self._snapshot_policy()
 
-    def _tensorboard(self, row: dict[str, Any]) -> None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # tensorboard is optional; the CSV has the same figures
+    def _snapshot_policy(self) -> None:
+        """policy.safetensors (the actor now), and policy-best.safetensors when this evaluation is
+        the best of the run so far."""
+        steps, value = self.counters.env_steps, self.counters.last_eval
+        extra = {"env_steps": steps, "eval_return": value, "updates": self.agent.updates}
+        save_policy_snapshot(self.run_dir / LATEST_POLICY, self.agent, self.env_id, extra)
+        if self.best_eval is None or value > self.best_eval:
+            self.best_eval = value
+            save_policy_snapshot(self.run_dir / BEST_POLICY, self.agent, self.env_id, extra)
+
+    def _best_so_far(self) -> float | None:
+        meta = read_snapshot_meta(self.run_dir / BEST_POLICY)
+        return None if meta is None else float(meta["eval_return"])
+
+    def _log_updates(self) -> None:
+        """One updates.csv row: the means over the updates since the last row."""
+        stats = self.agent.take_update_stats()
+        self.counters.logged_updates = self.agent.updates
+        if stats is None:
             return
-        with SummaryWriter(self.run_dir / "tb") as writer:
-            for key in ("eval_return", "train_return", "env_steps_per_s", "updates_per_s"):
-                if row[key] is not None:
-                    writer.add_scalar(f"symphony/{key}", row[key], row["env_steps"])
+        steps = self.counters.env_steps
+        ProgressLog(self.run_dir, UPDATE_FIELDS, UPDATES_CSV).append(
+            {"env_steps": steps, "updates": self.agent.updates, **stats})
+        self._scalars(steps, {f"update/{k}": stats[k] for k in UPDATE_STATS})
+
+    def _log_episode(self, length: int, value: float, exploring: bool) -> None:
+        steps = self.counters.env_steps
+        ProgressLog(self.run_dir, EPISODE_FIELDS, EPISODES_CSV).append(
+            {"env_steps": steps, "episode": self.counters.episodes, "length": length, "return": value,
+             "exploring": int(exploring)})
+        self._scalars(steps, {"train/episode_return": value, "train/episode_length": length})
+
+    def _scalars(self, step: int, values: dict[str, float]) -> None:
+        writer = self._tensorboard()
+        if writer is None:
+            return
+        for tag, value in values.items():
+            if value is not None:
+                writer.add_scalar(tag, value, step)
+
+    def _tensorboard(self) -> Any:
+        """The run's one SummaryWriter (None without tensorboard: the CSVs hold the same figures)."""
+        if self._writer is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                return None
+            self._writer = SummaryWriter(self.run_dir / "tb")
+        return self._writer
 
     def close(self) -> None:
-        """Close both envs (for remote envs: their connections)."""
+        """Close both envs (for remote envs: their connections) and the TensorBoard writer."""
         for env in (self.env, self.eval_env):
             env.close()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def plot(self) -> Path | None:
         return plot_run(self.run_dir)
@@ -302,17 +369,18 @@ class Trainer:
         steps = self.counters.env_steps
         name = f"checkpoint-{steps:09d}"
         tensors = {f"agent.{k}": v.cpu() for k, v in self.agent.state_tensors().items()}
-        buffer = self.agent.buffer
-        tensors.update({f"buffer.{k}": v[: buffer.size].cpu() for k, v in buffer.fields().items()})
-        tensors["buffer.terminal"] = torch.from_numpy(buffer.terminal[: buffer.size].copy())
+        buffer_tensors, buffer_meta = self.agent.buffer.export_state()  # each distinct row once
+        tensors.update({f"buffer.{k}": v for k, v in buffer_tensors.items()})
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.action_noise"] = self.agent.noise_generator.get_state()
         if torch.cuda.is_available():
             tensors["rng.cuda"] = torch.cuda.get_rng_state()
         meta = {"config": self.config.to_dict(), "env_id": self.env_id, "counters": vars(self.counters),
-                "updates": self.agent.updates, "buffer": {"size": buffer.size, "head": buffer.head},
+                "updates": self.agent.updates, "buffer": buffer_meta,
                 "rng_numpy": self.rng.bit_generator.state, "checkpoint_due": self._checkpoint_due,
                 "mode": self.mode, "compile": self.compile}
+        if self._writer is not None:  # what the logs hold up to here survives a SIGKILL
+            self._writer.flush()
         atomic_write(self.run_dir / f"{name}.safetensors", lambda p: save_file(tensors, str(p)))
         atomic_write(self.run_dir / f"{name}.json", lambda p: p.write_text(json.dumps(meta)))
         atomic_write(self.run_dir / "latest.json", lambda p: p.write_text(json.dumps({"checkpoint": name})))
@@ -340,12 +408,17 @@ class Trainer:
         agent, buffer = self.agent, self.agent.buffer
         agent.load_state_tensors({k[len("agent."):]: v.to(agent.device) for k, v in tensors.items()
                                   if k.startswith("agent.")})
-        size = meta["buffer"]["size"]
-        for key, tensor in buffer.fields().items():
-            tensor[:size] = tensors[f"buffer.{key}"].to(agent.device)
-        buffer.terminal[:size] = tensors["buffer.terminal"].numpy()
-        buffer.size, buffer.head = size, meta["buffer"]["head"]
-        buffer.head_tensor.fill_(buffer.head)
+        if "buffer.written_slots" in tensors:
+            buffer.import_state({k[len("buffer."):]: v for k, v in tensors.items() if k.startswith("buffer.")},
+                                meta["buffer"])
+        else:  # a checkpoint from before the distinct-row format: every row stored as it was
+            size = meta["buffer"]["size"]
+            for key, tensor in buffer.fields().items():
+                tensor[:size] = tensors[f"buffer.{key}"].to(agent.device)
+            buffer.terminal[:size] = tensors["buffer.terminal"].numpy()
+            buffer.written[:size] = True
+            buffer.size, buffer.head = size, meta["buffer"]["head"]
+            buffer.head_tensor.fill_(buffer.head)
         agent.updates = meta["updates"]
         self.counters = Counters(**meta["counters"])
         self._checkpoint_due = meta["checkpoint_due"]
@@ -359,15 +432,49 @@ class Trainer:
         if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state(tensors["rng.cuda"])
         steps = self.counters.env_steps
-        progress_log(self.run_dir).keep(lambda row: int(row["env_steps"]) <= steps)
+        drop_logs_after(self.run_dir, steps)  # the killed run may have logged past its checkpoint
+        self.best_eval = self._best_so_far()
         self.console.print(f"resumed {self.run_dir} at {self.counters.env_steps:,} env steps "
                            f"({agent.updates:,} updates)")
         return True
 
 
+UPDATES_CSV, EPISODES_CSV = "updates.csv", "episodes.csv"
+
+
 def progress_log(run_dir: str | Path) -> ProgressLog:
     """RUN_DIR/progress.csv, with the columns every trainer here writes."""
     return ProgressLog(run_dir, CSV_FIELDS)
+
+
+def drop_logs_after(run_dir: str | Path, steps: int) -> None:
+    """Forget every logged point past env step `steps`: CSV rows and TensorBoard events (the event
+    files are rewritten without them), so a run resumed from there logs each step once."""
+    keep = lambda row: int(row["env_steps"]) <= steps
+    progress_log(run_dir).keep(keep)
+    ProgressLog(run_dir, UPDATE_FIELDS, UPDATES_CSV).keep(keep)
+    ProgressLog(run_dir, EPISODE_FIELDS, EPISODES_CSV).keep(keep)
+    tb = Path(run_dir) / "tb"
+    if not tb.is_dir():
+        return
+    try:
+        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+        from tensorboard.summary.writer.record_writer import RecordWriter
+    except ImportError:
+        return
+    for path in sorted(tb.glob("events.out.tfevents.*")):
+        events = list(EventFileLoader(str(path)).Load())  # stops at a record a SIGKILL cut short
+        kept = [e for e in events if not e.HasField("summary") or e.step <= steps]
+        if len(kept) == len(events):
+            continue  # nothing past `steps`
+
+        def write(tmp: Path, kept=kept) -> None:
+            with open(tmp, "wb") as f:
+                writer = RecordWriter(f)
+                for event in kept:
+                    writer.write(event.SerializeToString())
+                writer.flush()
+        atomic_write(path, write)
 
 
 def read_progress(run_dir: str | Path) -> list[dict[str, str]]:

@@ -1,6 +1,7 @@
 """Symphony's formulas, each against its closed form or a hand computation."""
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -134,6 +135,60 @@ def test_tiling_fills_the_buffer_and_marks_terminals():
     buffer.fill_by_tiling(3)
     assert buffer.full and buffer.obs[:, 0].tolist() == [0, 1, 2, 3] * 3
     assert buffer.terminal.tolist() == [False, True, False, False] * 3
+
+
+def assert_same_buffer(a: FadingReplayBuffer, b: FadingReplayBuffer) -> None:
+    for name, tensor in a.fields().items():
+        assert tensor.dtype == b.fields()[name].dtype and torch.equal(tensor, b.fields()[name]), name
+    assert np.array_equal(a.terminal, b.terminal) and np.array_equal(a.written, b.written)
+    assert (a.size, a.head, a.tile_period, int(a.head_tensor)) == (b.size, b.head, b.tile_period, int(b.head_tensor))
+
+
+def round_trip(buffer: FadingReplayBuffer) -> tuple[FadingReplayBuffer, dict[str, torch.Tensor]]:
+    tensors, meta = buffer.export_state()
+    restored = FadingReplayBuffer(2, 1, buffer.capacity, "cpu", buffer.obs.dtype)
+    restored.import_state(tensors, json.loads(json.dumps(meta)))  # the meta goes through JSON
+    return restored, tensors
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_a_saved_buffer_stores_each_distinct_row_once_and_restores_identically(dtype):
+    rng = np.random.default_rng(0)
+
+    def put(buffer, i, terminal=False):
+        buffer.add(np.array([i, rng.standard_normal()]), rng.standard_normal(1), float(i), rng.standard_normal(2),
+                   0.0 if terminal else 0.99)
+    buffer = FadingReplayBuffer(2, 1, 28, "cpu", dtype)
+    for i in range(7):
+        put(buffer, i, terminal=i in (0, 4))
+    restored, tensors = round_trip(buffer)  # before tiling: every row as it is
+    assert_same_buffer(buffer, restored)
+    assert len(tensors["obs.written"]) == 7 and len(tensors["obs.tiled"]) == 0
+    buffer.fill_by_tiling(4)
+    restored, tensors = round_trip(buffer)
+    assert_same_buffer(buffer, restored)
+    assert len(tensors["obs.tiled"]) == 7 and len(tensors["obs.written"]) == 0  # 7 rows, not 28
+    for i in range(100, 117):  # wraps past the terminal copies, which the head skips
+        put(buffer, i, terminal=i == 105)
+    restored, tensors = round_trip(buffer)
+    assert_same_buffer(buffer, restored)
+    # 17 writes took the 15 non-terminal slots of three copies and 2 of the fourth: its rows 3, 5, 6
+    # and the terminal rows 0 and 4 (every copy) are the exploration rows left, each stored once
+    assert len(tensors["obs.written"]) == 17 and tensors["tile_rows"].tolist() == [0, 3, 4, 5, 6]
+    for i in range(200, 240):  # every non-terminal exploration copy is gone now
+        put(buffer, i)
+    restored, tensors = round_trip(buffer)
+    assert_same_buffer(buffer, restored)
+    assert sorted(tensors["tile_rows"].tolist()) == [0, 4]  # only the exploration terminals remain
+    for i in range(300, 310):  # and both go on identically
+        row = (np.array([i, 0.5]), np.ones(1), 1.0, np.zeros(2), 0.99)
+        buffer.add(*row)
+        restored.add(*row)
+    assert_same_buffer(buffer, restored)
+    torch.manual_seed(5)
+    a = buffer.sample_indices(64)
+    torch.manual_seed(5)
+    assert torch.equal(a, restored.sample_indices(64))
 
 
 def test_soft_value_weights_put_little_weight_on_the_highest_nodes():
@@ -349,13 +404,14 @@ def test_compiled_loss_and_gradients_equal_eager_for_the_same_batch():
     batch = agent.buffer.sample(16)
     compiled = torch.compile(agent.loss, fullgraph=True, dynamic=False)
     torch.manual_seed(1)
-    eager_loss, eager_ema = agent.loss(*batch, agent.ema)
+    eager_loss, eager_ema, eager_stats = agent.loss(*batch, agent.ema)
     eager_grads = torch.autograd.grad(eager_loss, agent.params)
     torch.manual_seed(1)
-    loss, ema = compiled(*batch, agent.ema)
+    loss, ema, stats = compiled(*batch, agent.ema)
     grads = torch.autograd.grad(loss, agent.params)
     torch.testing.assert_close(loss, eager_loss)
     torch.testing.assert_close(ema, eager_ema)
+    torch.testing.assert_close(stats, eager_stats)
     for g, e in zip(grads, eager_grads):
         torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-6)
     assert agent.accelerate(compile=True) == "compiled"  # and the update path accepts it
@@ -383,6 +439,8 @@ def test_cuda_graph_update_trains_and_capture_leaves_no_trace():
     assert all(torch.isfinite(v).all() for v in state.values())
     assert not torch.equal(state["online.critic_net.w1"], before["online.critic_net.w1"])
     assert agent.updates == 100 and torch.isfinite(agent.last_loss)
+    stats = agent.take_update_stats()  # summed inside the graph; the capture's warm-up left none
+    assert stats["updates_averaged"] == 100 and all(math.isfinite(v) for v in stats.values())
 
 
 @gpu

@@ -82,6 +82,12 @@ def test_resume_after_sigkill_repeats_the_uninterrupted_run(tmp_path):
            {k: v for k, v in meta_b["counters"].items() if k != "wall_s"}
     curve = lambda d: [(r["env_steps"], r["eval_return"]) for r in csv.DictReader(open(d / "progress.csv"))]
     assert curve(whole) == curve(broken)  # the same curve, continued
+    for name in ("updates.csv", "episodes.csv"):  # the same logs, each step once
+        assert list(csv.DictReader(open(whole / name))) == list(csv.DictReader(open(broken / name))), name
+    from tests.agents.symphony.test_runs import raw_tensorboard_steps
+
+    logged = raw_tensorboard_steps(broken)
+    assert logged == raw_tensorboard_steps(whole) and "update/critic_loss" in logged
 
 
 def test_resume_with_other_settings_is_refused_by_name(tmp_path):
@@ -124,7 +130,7 @@ def recorded_run(tmp_path, seed: int) -> tuple[Trainer, dict[str, list[int]]]:
     config = SymphonyConfig(**{**SMALL, "hidden": 16}, eval_every=300, eval_episodes=2, seed=seed)
     trainer = Trainer(config, "Pendulum-v1", tmp_path / f"s{seed}", console=Console(quiet=True))
     seen: dict[str, list[int]] = {"train": [], "eval": []}
-    for name, env in (("train", trainer.env), ("eval", trainer.eval_env)):
+    for name, env in (("train", trainer.env), *(("eval", e) for e in trainer.eval_env.envs)):
         def reset(*, seed=None, options=None, _reset=env.reset, _name=name):
             seen[_name].append(seed)
             return _reset(seed=seed, options=options)
@@ -174,15 +180,6 @@ def test_cli_seed_from_set_or_seed_and_a_capacity_that_cannot_fill_is_refused(tm
     too_big = runner.invoke(train, cli_args(tmp_path / "big", "--set", "capacity=20000"))
     assert too_big.exit_code == 2 and "capacity 20,000 differs" in too_big.output
     assert not (tmp_path / "big").exists()  # refused before the run started
-
-
-@pytest.fixture
-def one_thread():
-    """Small nets on a 2-core machine: one torch thread is several times faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def quick_config(**overrides) -> SymphonyConfig:
