@@ -240,9 +240,8 @@ class MemoryStore:
                 known[uid] = int(found[0])
         return [known[uid] for uid in uids]
 
-    def _index(self, id_: int, intent: str, body: str | None = None) -> None:
-        """Give row `id_` its goal key's id, adding the key if it is new (in a write transaction).
-        `body` is unused since schema 3."""
+    def _index(self, id_: int, intent: str) -> None:
+        """Give row `id_` its goal key's id, adding the key if it is new (in a write transaction)."""
         key = goal_key(intent)
         found = self.db.execute("SELECT id FROM goal_keys WHERE key = ?", (key,)).fetchone()
         key_id = found[0] if found else self.db.execute("INSERT INTO goal_keys (key) VALUES (?)", (key,)).lastrowid

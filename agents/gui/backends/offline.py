@@ -485,7 +485,7 @@ class Policy:
         fields = [e for e in self.elements if e.editable and e.enabled]
         if not fields:
             return None
-        search = [f for f in fields if "search" in (f.hint + f.resource_id).casefold()]
+        search = [f for f in fields if _is_search(f)]
         entries = [f for f in fields if f not in search]
         half = self._half_of_day()
         if half is not None:
@@ -514,8 +514,7 @@ class Policy:
 
     def _fillable_here(self) -> bool:
         """A value still to enter has a field on this screen to go into."""
-        fields = [e for e in self.elements if e.editable and e.enabled and "search" not in
-                  (e.hint + e.resource_id).casefold()]
+        fields = [e for e in self.elements if e.editable and e.enabled and not _is_search(e)]
         if not fields:
             return False
         pending = [v for v in self._entry_values() if not self._entered(v)]
@@ -649,6 +648,10 @@ class Policy:
         direction = "down" if scrolls < 3 else "up"
         return f"what the goal names may be further {direction}", \
             JSONAction("scroll", direction=direction, index=self.idx(lists[0]))
+
+
+def _is_search(field: UIElement) -> bool:
+    return "search" in (field.hint + field.resource_id).casefold()
 
 
 def trusted_memories(memories: list[Memory], goal: str) -> list[Memory]:

@@ -38,7 +38,7 @@ def main(db: str, count: int, tag: str, hang: int = 0) -> None:
                 "created, embedding, embedder) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (f"uncommitted-{tag}-{i}", t.intent, t.app, json.dumps([s.model_dump() for s in t.steps]), t.outcome,
                  None, t.scores.model_dump_json(), t.provenance, "", t.created, vector.tobytes(), embedder.name))
-            store._index(cursor.lastrowid, t.intent, t.text())
+            store._index(cursor.lastrowid, t.intent)
         print("in-transaction", flush=True)
         time.sleep(600)
 

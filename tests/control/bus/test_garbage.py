@@ -6,13 +6,13 @@ import random
 import msgpack
 import numpy as np
 import pytest
-import zmq
 
 from control.bus import wire
 from control.bus.echo import EchoService
 from control.bus.rpc import Client, Server
 from control.errors import CallTimeout, MessageTooLarge, WireError
 from tests.conftest import wait_until
+from tests.control.bus.conftest import call_header, raw_dealer, reply_to
 
 LIMIT = 1 << 20  # 1 MiB for these tests
 
@@ -25,20 +25,8 @@ def server(endpoint):
 
 @pytest.fixture
 def raw(server):
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.linger = 0
-    sock.rcvtimeo = 2000
-    sock.connect(server.endpoint)
-    yield sock
-    sock.close()
-
-
-def reply_to(sock, frames) -> wire.Message | None:
-    sock.send_multipart(frames)
-    try:
-        return wire.decode(sock.recv_multipart())
-    except zmq.Again:
-        return None
+    with raw_dealer(server.endpoint, timeout_ms=2000) as sock:
+        yield sock
 
 
 def still_serves(server) -> None:
@@ -47,10 +35,7 @@ def still_serves(server) -> None:
 
 
 def header(**fields) -> bytes:
-    base = {"v": 1, "kind": "call", "id": 9, "method": "add", "deadline": None,
-            "body": {"args": [1, 2], "kwargs": {}}}
-    base.update(fields)
-    return msgpack.packb(base)
+    return msgpack.packb(call_header(**fields))
 
 
 @pytest.mark.parametrize("frames, error_type, counter", [

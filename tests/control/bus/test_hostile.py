@@ -11,7 +11,6 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
-import zmq
 
 import control
 from control.bus import rpc, wire
@@ -20,19 +19,13 @@ from control.bus.hub import Hub, HubClient, Registry
 from control.bus.rpc import Client, Server
 from control.errors import InternalError, PodiumError, RegistryFull, UnsupportedVersion, WireError
 from tests.conftest import free_port
+from tests.control.bus.conftest import call_header, raw_dealer, reply_to
 
 ROOT = Path(control.__file__).resolve().parents[1]  # the checkout whose `control` is under test
 
 
-def header(**fields) -> dict:
-    base = {"v": 1, "kind": "call", "id": 9, "method": "add", "deadline": None,
-            "body": {"args": [1, 2], "kwargs": {}}}
-    base.update(fields)
-    return {k: v for k, v in base.items() if v is not ...}
-
-
 def packed(**fields) -> bytes:
-    return msgpack.packb(header(**fields), use_bin_type=True)
+    return msgpack.packb(call_header(**fields), use_bin_type=True)
 
 
 @pytest.fixture
@@ -43,20 +36,8 @@ def server():
 
 @pytest.fixture
 def raw(server):
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.linger = 0
-    sock.rcvtimeo = 3000
-    sock.connect(server.endpoint)
-    yield sock
-    sock.close()
-
-
-def answer(sock, frames) -> wire.Message | None:
-    sock.send_multipart(frames)
-    try:
-        return wire.decode(sock.recv_multipart())
-    except zmq.Again:
-        return None
+    with raw_dealer(server.endpoint) as sock:
+        yield sock
 
 
 def still_serves(endpoint: str) -> None:
@@ -77,7 +58,7 @@ WRONG_TYPES = [
 
 @pytest.mark.parametrize("key, value", WRONG_TYPES, ids=[f"{k}={v!r}" for k, v in WRONG_TYPES])
 def test_header_field_of_the_wrong_type_is_refused_and_the_server_serves_on(server, raw, key, value):
-    reply = answer(raw, [packed(**{key: value})])
+    reply = reply_to(raw, [packed(**{key: value})])
     assert reply is not None and reply.kind == wire.ERROR, "the server died or said nothing"
     expected = "UnsupportedVersion" if key == "v" else "WireError"
     assert reply.body["type"] == expected
@@ -88,15 +69,10 @@ def test_header_field_of_the_wrong_type_is_refused_and_the_server_serves_on(serv
 @pytest.mark.parametrize("value", [[1], {"a": 1}])
 def test_a_kind_that_is_a_list_or_map_does_not_kill_the_hub(value):
     with Hub(f"tcp://127.0.0.1:{free_port()}", heartbeat_interval=0.2) as hub:
-        sock = zmq.Context.instance().socket(zmq.DEALER)
-        sock.linger, sock.rcvtimeo = 0, 3000
-        sock.connect(hub.endpoint)
-        try:
-            reply = answer(sock, [packed(kind=value, method="list", body=None)])
+        with raw_dealer(hub.endpoint) as sock:
+            reply = reply_to(sock, [packed(kind=value, method="list", body=None)])
             assert reply is not None and reply.body["type"] == "WireError"
             sock.send_multipart([packed(kind=value, id=None, method=None, body=None)])  # one way
-        finally:
-            sock.close()
         with HubClient(hub.endpoint) as client:
             assert client.list() == []
             assert client.stats()["rejected_malformed"] == 2
@@ -127,14 +103,9 @@ def test_deeply_nested_tuples_do_not_crash_a_server_process(levels):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
-        sock = zmq.Context.instance().socket(zmq.DEALER)
-        sock.linger, sock.rcvtimeo = 0, 5000
-        sock.connect(endpoint)
-        try:  # an unknown method: the fault struck while decoding, before any method lookup
-            reply = answer(sock, [packed(method="no_such_method",
-                                         body={"args": [nested_tuples(levels)]})])
-        finally:
-            sock.close()
+        with raw_dealer(endpoint, timeout_ms=5000) as sock:
+            # an unknown method: the fault struck while decoding, before any method lookup
+            reply = reply_to(sock, [packed(method="no_such_method", body={"args": [nested_tuples(levels)]})])
         time.sleep(0.1)
         assert proc.poll() is None, f"server process died with status {proc.returncode}"
         assert reply is not None and reply.body["type"] == "WireError"
@@ -198,13 +169,8 @@ def test_scalars_of_ever_new_dtypes_grow_no_cache(server):
 
 
 def answer_once(endpoint: str, frames) -> wire.Message:
-    sock = zmq.Context.instance().socket(zmq.DEALER)
-    sock.linger, sock.rcvtimeo = 0, 3000
-    sock.connect(endpoint)
-    try:
-        reply = answer(sock, frames)
-    finally:
-        sock.close()
+    with raw_dealer(endpoint) as sock:
+        reply = reply_to(sock, frames)
     assert reply is not None
     return reply
 
@@ -225,24 +191,24 @@ def test_only_the_int_1_is_version_1(version):
 ])
 def test_header_schema_is_enforced(fields, match):
     with pytest.raises(WireError, match=match):
-        wire.decode([msgpack.packb(header(**{k: v for k, v in fields.items() if isinstance(k, str)})
+        wire.decode([msgpack.packb(call_header(**{k: v for k, v in fields.items() if isinstance(k, str)})
                                    | {k: v for k, v in fields.items() if not isinstance(k, str)})])
 
 
 def test_a_call_without_a_deadline_is_run(server, raw):
-    reply = answer(raw, [packed(deadline=...)])
+    reply = reply_to(raw, [packed(deadline=...)])
     assert reply.kind == wire.REPLY and reply.body == 3
 
 
 def test_msgpack_timestamps_are_refused_like_any_unknown_ext(server, raw):
     for ts in (msgpack.Timestamp(5, 0), msgpack.Timestamp(2**33, 7), msgpack.Timestamp(-1, 5)):
-        frames = [msgpack.packb(header(method="echo", body={"args": [ts]}))]
-        reply = answer(raw, frames)
+        frames = [msgpack.packb(call_header(method="echo", body={"args": [ts]}))]
+        reply = reply_to(raw, frames)
         assert reply.body["type"] == "WireError" and "-1" in reply.body["message"]
     # The timestamp's first bytes inside a string are no timestamp.
-    reply = answer(raw, [packed(method="echo", body={"args": ["\u05ff\xd6\xff"]})])
+    reply = reply_to(raw, [packed(method="echo", body={"args": ["\u05ff\xd6\xff"]})])
     assert reply.kind == wire.REPLY
-    reply = answer(raw, [packed(method="echo", body={"args": [b"\xd6\xff\xd7\xff\xc7\x0c\xff"]})])
+    reply = reply_to(raw, [packed(method="echo", body={"args": [b"\xd6\xff\xd7\xff\xc7\x0c\xff"]})])
     assert reply.kind == wire.REPLY and reply.body == b"\xd6\xff\xd7\xff\xc7\x0c\xff"
 
 
@@ -259,9 +225,9 @@ def test_only_portable_dtypes_travel(dtype):
 def test_frames_must_match_the_arrays(server, raw):
     arr = wire.encode_tree({"args": [np.arange(3.0)]})
     extra = [packed(method="echo", body=msgpack.unpackb(arr[0], ext_hook=msgpack.ExtType))]
-    reply = answer(raw, [*extra, bytes(arr[1]), b"unreferenced"])
+    reply = reply_to(raw, [*extra, bytes(arr[1]), b"unreferenced"])
     assert reply.body["type"] == "WireError" and "refer to" in reply.body["message"]
-    reply = answer(raw, [packed(), *[b""] * (wire.MAX_FRAMES + 1)])
+    reply = reply_to(raw, [packed(), *[b""] * (wire.MAX_FRAMES + 1)])
     assert reply.body["type"] == "WireError" and "buffer frames" in reply.body["message"]
     still_serves(server.endpoint)
 
@@ -292,7 +258,7 @@ def test_an_unexpected_exception_is_counted_logged_once_answered_and_serving_goe
     monkeypatch.setattr(server, "_handle_call", broken)
     with caplog.at_level(logging.DEBUG, logger="control.bus.rpc"):
         for _ in range(3):
-            reply = answer(raw, [packed(id=41)])
+            reply = reply_to(raw, [packed(id=41)])
             assert reply.kind == wire.ERROR and reply.id == 41
             assert reply.body["type"] == "InternalError"
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
