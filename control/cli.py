@@ -18,7 +18,8 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from control.bus.hub import DEFAULT_HUB, Hub, HubClient
-from control.bus.security import ClientCurve, ServerCurve, create_keypair
+from control.bus.options import daemon_options, hub_option, key_options, make_daemon
+from control.bus.security import FleetKeys, KeyPair, ServerCurve, create_keypair
 from control.errors import PodiumError
 from control.terminal import fail
 
@@ -46,20 +47,10 @@ def _server_curve(keys: str | None, allow: str | None) -> ServerCurve | None:
     return ServerCurve.from_files(keys, allow)
 
 
-def _client_curve(keys: str | None, server_key: str | None) -> ClientCurve | None:
-    if keys is None and server_key is None:
-        return None
-    if keys is None or server_key is None:
-        raise click.UsageError("--keys and --server-key go together (client secret key, server public key)")
-    return ClientCurve.from_files(keys, server_key)
-
-
-hub_option = click.option("--hub", "hub_endpoint", default=DEFAULT_HUB, show_default=True,
-                          envvar="PODIUM_HUB", help="Hub address.")
-client_keys_option = click.option("--keys", type=click.Path(exists=True, dir_okay=False),
-                                  help="This client's .key_secret file (CurveZMQ).")
-server_key_option = click.option("--server-key", type=click.Path(exists=True, dir_okay=False),
-                                 help="The hub's public .key file (CurveZMQ).")
+def _hub_keys(keys: FleetKeys | None) -> FleetKeys | None:
+    if keys is not None and keys.hub_public is None:
+        raise click.UsageError("--keys needs --hub-key (the hub's public .key file) to call a secured hub")
+    return keys
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -106,11 +97,10 @@ def hub(bind: str, keys: str | None, allow: str | None) -> None:
 @cli.command("ls")
 @hub_option
 @click.option("--kind", help="Only services of this kind.")
-@client_keys_option
-@server_key_option
-def list_services(hub_endpoint: str, kind: str | None, keys: str | None, server_key: str | None) -> None:
+@key_options(serves=False)
+def list_services(hub_endpoint: str, kind: str | None, keys: FleetKeys | None) -> None:
     """List live services registered with the hub."""
-    with HubClient(hub_endpoint, curve=_client_curve(keys, server_key)) as client:
+    with HubClient(hub_endpoint, keys=_hub_keys(keys)) as client:
         try:
             records = client.list(kind)
         except PodiumError as exc:
@@ -166,17 +156,24 @@ def _to_json(value: Any) -> Any:
 @click.argument("args", required=False)
 @hub_option
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the reply.")
-@client_keys_option
-@server_key_option
+@key_options(serves=False)
+@click.option("--service-key", type=click.Path(exists=True, dir_okay=False),
+              help="The service's own public .key file, instead of the one its hub record gives.")
 def call(name: str, method: str, args: str | None, hub_endpoint: str, timeout: float,
-         keys: str | None, server_key: str | None) -> None:
-    """Call METHOD of service NAME. ARGS is JSON: a list (positional) or an object (keywords)."""
+         keys: FleetKeys | None, service_key: str | None) -> None:
+    """Call METHOD of service NAME. ARGS is JSON: a list (positional) or an object (keywords).
+
+    With keys, the hub is trusted for the service's public key (its record carries it), unless
+    --service-key names it."""
     from control.bus.hub import connect
 
     positional, keywords = parse_call_args(args)
-    curve = _client_curve(keys, server_key)
+    keys = _hub_keys(keys)
+    if service_key is not None and keys is None:
+        raise click.UsageError("--service-key needs --keys (this client's key pair)")
     try:
-        with connect(name, hub_endpoint, timeout=timeout, hub_curve=curve, curve=curve) as client:
+        curve = keys.client_curve(KeyPair.load(service_key).public) if service_key else None
+        with connect(name, hub_endpoint, timeout=timeout, keys=keys, curve=curve) as client:
             result = client.request(method, positional, keywords)
     except PodiumError as exc:
         fail(str(exc))
@@ -195,18 +192,12 @@ def keys(name: str, directory: str) -> None:
 
 @cli.command()
 @click.option("--name", default="echo:0", show_default=True, help="Service name in the hub.")
-@hub_option
-@click.option("--bind", default="tcp://127.0.0.1:*", show_default=True, help="Address to serve on.")
-def echo(name: str, hub_endpoint: str, bind: str) -> None:
+@daemon_options
+def echo(name: str, hub_endpoint: str, bind: str, keys: FleetKeys | None) -> None:
     """Run an echo/sample service daemon (for checking a bus end to end)."""
-    from control.bus.daemon import Daemon
     from control.bus.echo import EchoService
 
-    try:
-        daemon = Daemon(EchoService(), name, "echo", hub=hub_endpoint, endpoint=bind)
-    except PodiumError as exc:
-        fail(str(exc))
-    daemon.run()
+    make_daemon(EchoService(), name, "echo", hub_endpoint=hub_endpoint, bind=bind, keys=keys).run()
 
 
 def _add_fleet_commands() -> None:

@@ -58,6 +58,10 @@ class SecurityConfigError(PodiumError):
     """Key files are missing, unreadable or malformed."""
 
 
+class AuthenticationFailed(PodiumError, ConnectionRefusedError):
+    """The CurveZMQ handshake with a server failed: wrong or missing keys (zmq's socket monitor)."""
+
+
 class RemoteError(PodiumError):
     """An exception raised by the remote method; `remote_type` names its class on the server."""
 

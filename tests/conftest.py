@@ -97,6 +97,45 @@ def supervised(state: Path) -> dict[str, dict]:
         return {row["name"]: row for row in supervisor.call("status")}
 
 
+class Keyring:
+    """A secured fleet's key files: one pair per member, and the allow-list of every member's public
+    key (the stranger's pair is left out of it)."""
+
+    MEMBERS = ("hub", "host-a", "host-b", "client")
+
+    def __init__(self, root: Path) -> None:
+        from control.bus.security import create_keypair
+
+        self.root, self.allow = root, root / "allowed"
+        self.allow.mkdir(parents=True)
+        for name in (*self.MEMBERS, "stranger"):
+            public, _ = create_keypair(root, name)
+            if name != "stranger":
+                (self.allow / public.name).write_bytes(public.read_bytes())
+
+    def secret(self, name: str) -> Path:
+        return self.root / f"{name}.key_secret"
+
+    def public(self, name: str) -> Path:
+        return self.root / f"{name}.key"
+
+    def fleet_keys(self, name: str):
+        """`name`'s FleetKeys: its pair, the hub's public key and the allow-list."""
+        from control.bus.security import FleetKeys
+
+        return FleetKeys.from_files(self.secret(name), self.public("hub"), self.allow)
+
+    def environ(self, name: str) -> dict[str, str]:
+        """The variables that give a podium process `name`'s keys."""
+        return {"PODIUM_KEYS": str(self.secret(name)), "PODIUM_HUB_KEY": str(self.public("hub")),
+                "PODIUM_ALLOW": str(self.allow)}
+
+
+@pytest.fixture
+def keyring(tmp_path) -> Keyring:
+    return Keyring(tmp_path / "keys")
+
+
 @pytest.fixture
 def hub(tcp_endpoint):
     """A hub in this process, on a free loopback port."""

@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from control.bus.options import bind_option, key_options, make_daemon
 from control.extras import MissingExtra, require
 from control.terminal import errors, fail
 
@@ -40,9 +41,11 @@ class Where:
                                                 "instead of --db.")
 @click.option("--name", default="memory:0", show_default=True, help="The daemon's service name in the hub.")
 @click.option("--hub", envvar="PODIUM_HUB", help="The hub (default tcp://127.0.0.1:5770; env PODIUM_HUB).")
-@click.option("--bind", default="tcp://127.0.0.1:*", show_default=True, help="Address the daemon serves on.")
+@bind_option
+@key_options(serves=True)
 @click.pass_context
-def memory(ctx: click.Context, db: str | None, service: str | None, name: str, hub: str | None, bind: str) -> None:
+def memory(ctx: click.Context, db: str | None, service: str | None, name: str, hub: str | None, bind: str,
+           keys) -> None:
     """EchoTrail's trajectory store. Without a subcommand: serve --db on the bus as NAME."""
     ctx.obj = Where(db, service, hub)
     if ctx.invoked_subcommand is not None:
@@ -50,25 +53,22 @@ def memory(ctx: click.Context, db: str | None, service: str | None, name: str, h
     if service or not db:
         raise click.UsageError("the memory daemon serves a file: give --db PATH (and no --service), "
                                "or a subcommand (see --help)")
-    _serve(db, name, hub, bind)
+    _serve(db, name, hub, bind, keys)
 
 
-def _serve(db: str, name: str, hub: str | None, bind: str) -> None:
-    import zmq
-
+def _serve(db: str, name: str, hub: str | None, bind: str, keys) -> None:
     from agents.echotrail.service import MemoryService
     from agents.echotrail.store import MemoryStore
-    from control.bus.daemon import Daemon
     from control.bus.hub import DEFAULT_HUB
     from control.errors import PodiumError
 
     try:
         store = MemoryStore(db)
         store.embedder.encode(["warm up"])   # load the model before registering, not in the first call
-        daemon = Daemon(MemoryService(store), name, "memory", hub=hub or DEFAULT_HUB, endpoint=bind,
-                        capabilities={"db": str(Path(db).resolve()), "embedder": store.embedder.name})
-    except (PodiumError, zmq.ZMQError) as exc:
+    except PodiumError as exc:
         fail(str(exc))
+    daemon = make_daemon(MemoryService(store), name, "memory", hub_endpoint=hub or DEFAULT_HUB, bind=bind,
+                         keys=keys, capabilities={"db": str(Path(db).resolve()), "embedder": store.embedder.name})
     try:
         daemon.run()
     finally:

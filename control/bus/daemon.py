@@ -19,7 +19,8 @@ import zmq
 from control.bus import wire
 from control.bus.hub import DEFAULT_HUB, HEARTBEAT_INTERVAL
 from control.bus.rpc import Client, Server
-from control.bus.security import ClientCurve, ServerCurve
+from control.bus.security import ClientCurve, FleetKeys, ServerCurve
+from control.errors import AuthenticationFailed
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class Heartbeat:
         with Client(self.hub, service="hub", timeout=1.0, curve=self.curve, context=self.context) as hub:
             try:
                 hub.call("register", **self.record)
+            except AuthenticationFailed as exc:  # heartbeats would be refused alike: say so loudly
+                log.error("cannot register with the hub: %s", exc)
             except Exception as exc:  # heartbeats below register us as soon as a hub is up
                 log.info("hub %s not answering yet (%s); heartbeats will register us", self.hub, exc)
         sock = self.context.socket(zmq.DEALER)
@@ -81,17 +84,24 @@ class Daemon:
     """Serve `target` under `name`, registered with the hub at `hub`.
 
     `run()` serves in the foreground until SIGTERM or SIGINT; `start()`/`stop()` in a thread.
+    With `keys` (a FleetKeys) it serves with CurveZMQ to the allow-list, registers with the hub's
+    public key, and publishes its own public key in its record so clients can find it.
     """
 
     def __init__(self, target: object, name: str, kind: str, *, hub: str = DEFAULT_HUB,
                  endpoint: str = "tcp://127.0.0.1:*", capabilities: dict[str, Any] | None = None,
-                 curve: ServerCurve | None = None, hub_curve: ClientCurve | None = None,
+                 keys: FleetKeys | None = None, curve: ServerCurve | None = None,
+                 hub_curve: ClientCurve | None = None,
                  heartbeat_interval: float = HEARTBEAT_INTERVAL, **server_options: Any) -> None:
+        if keys is not None:
+            curve, hub_curve = curve or keys.server_curve(), hub_curve or keys.hub_curve()
         self.server = Server(target, endpoint, name=name, curve=curve, **server_options)
         self.name = name
         self.record = {"name": name, "kind": kind, "endpoint": self.server.endpoint,
                        "capabilities": capabilities or {}, "pid": os.getpid(),
                        "host": socket.gethostname(), "instance": uuid.uuid4().hex}
+        if curve is not None:
+            self.record["curve_key"] = curve.keys.public.decode("ascii")
         self.heartbeat = Heartbeat(hub, self.record, interval=heartbeat_interval, curve=hub_curve)
 
     @property

@@ -17,7 +17,7 @@ import zmq
 
 from control.bus import wire
 from control.bus.rpc import Client, Server, idempotent
-from control.bus.security import ClientCurve, ServerCurve
+from control.bus.security import Z85_KEY_LENGTH, ClientCurve, FleetKeys, ServerCurve, curve_for_service
 from control.errors import RegistryFull, ServiceNotFound, WireError
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ DEFAULT_HUB = os.environ.get("PODIUM_HUB", "tcp://127.0.0.1:5770")
 HEARTBEAT_INTERVAL = 1.0
 MISSED_ALLOWED = 3
 MAX_SERVICES = 4096  # live services one hub tracks: heartbeats with ever new names must not grow it
-RECORD_FIELDS = ("name", "kind", "endpoint", "capabilities", "pid", "host", "instance")
+RECORD_FIELDS = ("name", "kind", "endpoint", "capabilities", "pid", "host", "instance", "curve_key")
 
 
 @dataclass
@@ -40,6 +40,7 @@ class ServiceRecord:
     pid: int | None = None
     host: str | None = None
     instance: str | None = None  # unique per daemon process: tells a restart from a heartbeat
+    curve_key: str | None = None  # the service's CurveZMQ public key (Z85) when it is secured
     registered_at: float = 0.0
     last_seen: float = 0.0
 
@@ -60,6 +61,10 @@ class ServiceRecord:
         for key in ("host", "instance"):
             if data.get(key) is not None and type(data[key]) is not str:
                 raise ValueError(f"service record {key!r} must be a string or nil")
+        key = data.get("curve_key")
+        if key is not None and (type(key) is not str or len(key) != Z85_KEY_LENGTH):
+            raise ValueError(f"service record 'curve_key' must be a {Z85_KEY_LENGTH}-character Z85 "
+                             "public key or nil")
         return cls(**{k: data[k] for k in RECORD_FIELDS if data.get(k) is not None})
 
     def to_wire(self, now: float) -> dict[str, Any]:
@@ -79,11 +84,12 @@ class Registry:
         self._records: dict[str, ServiceRecord] = {}
 
     def register(self, name: str, kind: str, endpoint: str, capabilities: dict | None = None,
-                 pid: int | None = None, host: str | None = None, instance: str | None = None) -> dict:
+                 pid: int | None = None, host: str | None = None, instance: str | None = None,
+                 curve_key: str | None = None) -> dict:
         """Add or refresh a service; returns the heartbeat interval the daemon must keep."""
         record = ServiceRecord.from_wire({"name": name, "kind": kind, "endpoint": endpoint,
                                           "capabilities": capabilities or {}, "pid": pid,
-                                          "host": host, "instance": instance})
+                                          "host": host, "instance": instance, "curve_key": curve_key})
         self._upsert(record)
         return {"heartbeat_interval": self.heartbeat_interval, "missed_allowed": self.missed_allowed}
 
@@ -175,11 +181,25 @@ class Hub:
         self.stop()
 
 
+FROM_ENV: Any = "from the environment"  # default keys: PODIUM_KEYS / PODIUM_HUB_KEY, when set
+
+
+def _keys(keys: FleetKeys | None) -> FleetKeys | None:
+    return FleetKeys.from_env() if keys is FROM_ENV else keys
+
+
 class HubClient(Client):
-    """A client of the hub, with typed helpers."""
+    """A client of the hub, with typed helpers.
+
+    Secured by `curve`, else by `keys` (a FleetKeys; by default read from PODIUM_KEYS and
+    PODIUM_HUB_KEY when they are set), else plain."""
 
     def __init__(self, endpoint: str = DEFAULT_HUB, *, timeout: float = 3.0,
-                 curve: ClientCurve | None = None, context: zmq.Context | None = None) -> None:
+                 curve: ClientCurve | None = None, keys: FleetKeys | None = FROM_ENV,
+                 context: zmq.Context | None = None) -> None:
+        if curve is None:
+            keys = _keys(keys)
+            curve = keys.hub_curve() if keys is not None else None
         super().__init__(endpoint, service="hub", timeout=timeout, curve=curve, context=context)
         self._idempotent = {"lookup", "list"}
 
@@ -191,36 +211,50 @@ class HubClient(Client):
 
 
 def connect(name: str, hub: str = DEFAULT_HUB, *, timeout: float = 10.0,
-            hub_curve: ClientCurve | None = None, curve: ClientCurve | None = None,
-            context: zmq.Context | None = None) -> Client:
-    """A Client for the service `name`, found through the hub (and found again after a timeout)."""
-    def lookup() -> str:
-        with HubClient(hub, curve=hub_curve, context=context) as hub_client:
-            return hub_client.lookup(name)["endpoint"]
+            keys: FleetKeys | None = FROM_ENV, hub_curve: ClientCurve | None = None,
+            curve: ClientCurve | None = None, context: zmq.Context | None = None) -> Client:
+    """A Client for the service `name`, found through the hub (and found again after a timeout).
 
-    endpoints = iter([lookup()])  # fail now, clearly, if the name is unknown
+    With `keys`, the hub is called with the hub's public key and the service with its own, taken
+    from its hub record; `hub_curve` and `curve` set either explicitly instead."""
+    keys = _keys(keys)
+    found = [_lookup(name, hub, keys, hub_curve, context)]  # fail now, clearly, if the name is unknown
 
     def resolve() -> str:
-        return next(endpoints, None) or lookup()
+        """The record found now for the first socket; a fresh lookup for every later one (after a
+        timeout), taking the service's key again with its address."""
+        record = found.pop() if found else _lookup(name, hub, keys, hub_curve, context)
+        client.curve = curve or curve_for_service(keys, record, name)
+        return record["endpoint"]
 
-    return Client(service=name, timeout=timeout, curve=curve, context=context, resolve=resolve)
+    client = Client(service=name, timeout=timeout, context=context, resolve=resolve)
+    return client
+
+
+def _lookup(name: str, hub: str, keys: FleetKeys | None, hub_curve: ClientCurve | None,
+            context: zmq.Context | None) -> dict:
+    with HubClient(hub, curve=hub_curve, keys=keys, context=context) as hub_client:
+        return hub_client.lookup(name)
 
 
 def open_service(service: str | Client, *, hub: str = DEFAULT_HUB, timeout: float = 10.0,
-                 reconnect: bool = True) -> Client:
+                 reconnect: bool = True, keys: FleetKeys | None = FROM_ENV) -> Client:
     """A Client for a daemon given by name (found through the hub), endpoint or ready Client.
 
     With `reconnect`, a name is looked up again after a timeout, so the client follows a daemon
-    that restarted elsewhere; without, the endpoint found now is kept."""
+    that restarted elsewhere; without, the endpoint found now is kept. A secured service is
+    called with `keys` (default: from PODIUM_KEYS and PODIUM_HUB_KEY) and its own public key
+    from the hub; an endpoint given directly is called plain."""
     if isinstance(service, Client):
         return service
     if "://" in service:
         return Client(service, service=service, timeout=timeout)
     if reconnect:
-        return connect(service, hub, timeout=timeout)
-    with HubClient(hub) as hub_client:
-        endpoint = hub_client.lookup(service)["endpoint"]
-    return Client(endpoint, service=service, timeout=timeout)
+        return connect(service, hub, timeout=timeout, keys=keys)
+    keys = _keys(keys)
+    record = _lookup(service, hub, keys, None, None)
+    return Client(record["endpoint"], service=service, timeout=timeout,
+                  curve=curve_for_service(keys, record, service))
 
 
 def wait_for_service(hub: HubClient, name: str, timeout: float = 10.0) -> dict:

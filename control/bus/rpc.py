@@ -25,10 +25,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import zmq
+import zmq.utils.monitor
 
 from control.bus import wire
 from control.bus.security import ClientCurve, ServerCurve, check_bind
 from control.errors import (
+    AuthenticationFailed,
     CallTimeout,
     DeadlineExceeded,
     InternalError,
@@ -53,6 +55,10 @@ RESERVED_PREFIX = "_podium."
 # one-way kind the server handles, e.g. `heartbeat` on the hub).
 STATS = ("calls", "meta_calls", "errors", "expired", "rejected_too_large", "rejected_malformed",
          "rejected_version", "rejected_kind", "unsent_replies", "internal_errors")
+# What a client's socket monitor watches until the first handshake: its outcome, nothing else.
+HANDSHAKE_FAILED = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+HANDSHAKE_EVENTS = HANDSHAKE_FAILED | zmq.EVENT_HANDSHAKE_SUCCEEDED
 MAX_LOGGED_FAULTS = 32  # distinct internal faults logged with their traceback (then debug only)
 
 
@@ -360,6 +366,7 @@ class Client:
         self._lock = threading.Lock()
         self._idempotent: set[str] = set()
         self._socket: zmq.Socket | None = None
+        self._monitor: zmq.Socket | None = None  # until the socket's first handshake
 
     # -- socket ----------------------------------------------------------------------------------
     def _connect(self) -> zmq.Socket:
@@ -371,14 +378,56 @@ class Client:
             sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
             if self.curve:
                 self.curve.apply(sock)
+            # zmq retries a refused handshake silently: only its socket monitor says that the keys,
+            # not the network, are wrong, so watch the first handshake and report it at once.
+            self._monitor = sock.get_monitor_socket(HANDSHAKE_EVENTS)
             sock.connect(self.endpoint)
             self._socket = sock
         return self._socket
 
+    def _stop_monitor(self) -> None:
+        if self._monitor is not None:
+            if self._socket is not None:
+                self._socket.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
+
     def _reset(self) -> None:
+        self._stop_monitor()
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
+
+    def _await_handshake(self, sock: zmq.Socket, deadline: float) -> None:
+        """Wait until a reply is readable or the handshake's outcome is known (first call only);
+        AuthenticationFailed naming the endpoint when the server refused this client."""
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(self._monitor, zmq.POLLIN)
+        while self._monitor is not None:
+            ready = dict(poller.poll(max(0, int((deadline - time.time()) * 1000))))
+            if not ready:
+                return  # the deadline: the receive below times out as usual
+            if self._monitor in ready:
+                event = zmq.utils.monitor.recv_monitor_message(self._monitor)
+                if event["event"] & HANDSHAKE_FAILED:
+                    message = self._handshake_failure(event["event"], event["value"])
+                    self._reset()
+                    raise AuthenticationFailed(message)
+                self._stop_monitor()  # handshake succeeded: the fast path from now on
+            elif sock in ready:
+                return
+
+    def _handshake_failure(self, event: int, value: int) -> str:
+        where = f"{self.service}: the handshake with {self.endpoint} failed"
+        if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            return (f"{where}: the server refused this client's public key (ZAP status {value}); add "
+                    "this client's .key file to the server's allow-list (--allow)")
+        if self.curve is None:
+            return (f"{where}: the server requires CurveZMQ keys and this client has none; pass "
+                    "--keys and --hub-key (or set PODIUM_KEYS and PODIUM_HUB_KEY)")
+        return (f"{where}: the server's public key this client was given does not match the server's "
+                "own, or the server is not secured with CurveZMQ")
 
     def close(self) -> None:
         with self._lock:
@@ -424,6 +473,8 @@ class Client:
         except zmq.ZMQError as exc:
             self._reset()
             raise CallTimeout(f"{self.service}.{method}: could not send to {self.endpoint}: {exc}") from exc
+        if self._monitor is not None:
+            self._await_handshake(sock, deadline)
         while True:
             # A blocking receive with a timeout costs less than zmq.poll + receive on this hot path.
             sock.rcvtimeo = max(1, int((deadline - time.time()) * 1000))

@@ -3,11 +3,17 @@
 Ironhouse: the server proves itself with its key pair, and accepts only clients whose public keys
 lie in an allow-list directory. Keys are zmq's own certificate files (`zmq.auth`), made by
 `podium keys`, with the secret file readable by its owner alone.
+
+A fleet member holds `FleetKeys`: its own key pair, the hub's public key and (to serve) the
+allow-list. A daemon publishes its public key in its hub record, so a client that trusts the hub
+finds every service's key with its address. Every command and Python client also reads them from
+PODIUM_KEYS, PODIUM_HUB_KEY and PODIUM_ALLOW, which is how `podium up` hands them to its daemons.
 """
 from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,3 +132,76 @@ class ClientCurve:
     def apply(self, socket: zmq.Socket) -> None:
         self.keys.apply(socket)
         socket.curve_serverkey = self.server_public
+
+
+KEYS_ENV, HUB_KEY_ENV, ALLOW_ENV = "PODIUM_KEYS", "PODIUM_HUB_KEY", "PODIUM_ALLOW"
+Z85_KEY_LENGTH = 40  # a 32-byte CurveZMQ key in Z85 text
+
+
+@dataclass(frozen=True)
+class FleetKeys:
+    """One fleet member's keys: its own pair, the hub's public key, and the allow-list it serves to.
+
+    A client needs `keys` and `hub_public`; a daemon also needs `allow` (who may call it)."""
+
+    keys: KeyPair
+    hub_public: bytes | None = None
+    allow: Path | None = None
+
+    @classmethod
+    def from_files(cls, keys: str | os.PathLike | None = None, hub_key: str | os.PathLike | None = None,
+                   allow: str | os.PathLike | None = None) -> FleetKeys | None:
+        """None when no file is given; SecurityConfigError naming what is missing or unreadable."""
+        if keys is None:
+            if hub_key is not None or allow is not None:
+                raise SecurityConfigError(
+                    "a hub key or an allow-list was given without this member's own key pair: pass "
+                    f"--keys FILE.key_secret (or set {KEYS_ENV})")
+            return None
+        allowed = Path(allow) if allow is not None else None
+        if allowed is not None and not allowed.is_dir():
+            raise SecurityConfigError(f"client allow-list {allowed} is not a directory of .key files")
+        hub_public = KeyPair.load(hub_key).public if hub_key is not None else None
+        return cls(KeyPair.load_secret(keys), hub_public, allowed)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FleetKeys | None:
+        """From PODIUM_KEYS, PODIUM_HUB_KEY and PODIUM_ALLOW; None when PODIUM_KEYS is unset."""
+        environ = os.environ if environ is None else environ
+        return cls.from_files(environ.get(KEYS_ENV) or None, environ.get(HUB_KEY_ENV) or None,
+                              environ.get(ALLOW_ENV) or None)
+
+    @property
+    def public_text(self) -> str:
+        """This member's public key as Z85 text (what its hub record carries)."""
+        return self.keys.public.decode("ascii")
+
+    def server_curve(self) -> ServerCurve:
+        if self.allow is None:
+            raise SecurityConfigError(
+                "serving with CurveZMQ keys needs an allow-list of client public keys: pass --allow DIR "
+                f"(or set {ALLOW_ENV})")
+        return ServerCurve(self.keys, self.allow)
+
+    def hub_curve(self) -> ClientCurve:
+        if self.hub_public is None:
+            raise SecurityConfigError(f"no hub public key: pass --hub-key FILE.key (or set {HUB_KEY_ENV})")
+        return ClientCurve(self.keys, self.hub_public)
+
+    def client_curve(self, server_public: bytes | str) -> ClientCurve:
+        if isinstance(server_public, str):
+            server_public = server_public.encode("ascii")
+        return ClientCurve(self.keys, server_public)
+
+
+def curve_for_service(keys: FleetKeys | None, record: Mapping, name: str) -> ClientCurve | None:
+    """The CurveZMQ settings to call the service of hub `record`: none for an open service, its
+    own public key (from the trusted hub) for a secured one; an error when keys are missing."""
+    server_key = record.get("curve_key")
+    if server_key is None:
+        return None
+    if keys is None:
+        raise SecurityConfigError(
+            f"service {name!r} at {record.get('endpoint')} requires CurveZMQ: pass this client's key "
+            f"pair (--keys FILE.key_secret and --hub-key, or set {KEYS_ENV} and {HUB_KEY_ENV})")
+    return keys.client_curve(server_key)

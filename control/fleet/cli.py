@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from control.bus.options import BIND_ENV
 from control.errors import PodiumError
 from control.fleet.config import FleetConfig, load_config
 from control.fleet.supervisor import (
@@ -47,7 +48,7 @@ def status_table(rows: list[dict]) -> Table:
     table = Table(title="podium daemons")
     for column in ("name", "kind", "pid", "state", "uptime", "restarts", "last heartbeat", "endpoint"):
         table.add_column(column)
-    styles = {"running": "green", "backoff": "yellow", "failed": "bold red", "stopped": "dim"}
+    styles = {"running": "green", "starting": "cyan", "backoff": "yellow", "failed": "bold red", "stopped": "dim"}
     for r in rows:
         uptime = f"{r['uptime']:.0f} s" if r["uptime"] is not None else "-"
         beat = f"{r['heartbeat_age']:.1f} s ago" if r["heartbeat_age"] is not None else "-"
@@ -221,11 +222,15 @@ def export_systemd(config_path: Path, out: Path) -> None:
     config = _load(config_path)
     policy = config.supervisor
     out.mkdir(parents=True, exist_ok=True)
-    units = [("hub", hub_argv(config), [])]
-    units += [(d.name, d.daemon_argv(config.hub.address), ["podium-hub.service"]) for d in config.devices]
+    hub_here = config.hub.start
+    units = [("hub", hub_argv(config), [])] if hub_here else []
+    units += [(d.name, d.daemon_argv(config.hub.address), ["podium-hub.service"] if hub_here else [])
+              for d in config.devices]
+    environment = {"PODIUM_HUB": config.hub.address, BIND_ENV: config.daemons.bind,
+                   **{k: str(Path(v).resolve()) for k, v in config.daemon_keys().items()}}
     for name, argv, after in units:
         unit = out / f"podium-{safe_name(name)}.service"
-        unit.write_text(systemd_unit(name, argv, after, config.hub.address, policy))
+        unit.write_text(systemd_unit(name, argv, after, environment, policy))
         console.print(f"wrote {unit}")
     console.print(f"install: sudo cp {out}/podium-*.service /etc/systemd/system/ && "
                   "sudo systemctl daemon-reload && sudo systemctl enable --now podium-hub.service ...")
@@ -240,9 +245,10 @@ def systemd_quote(arg: str) -> str:
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def systemd_unit(name: str, argv: list[str], after: list[str], hub: str, policy) -> str:
+def systemd_unit(name: str, argv: list[str], after: list[str], environment: dict[str, str], policy) -> str:
     requires = " ".join(after)
     quoted = " ".join(systemd_quote(a) for a in argv)
+    env_lines = "".join(f"Environment={systemd_quote(f'{k}={v}')}\n" for k, v in environment.items())
     return f"""[Unit]
 Description=podium daemon {name}
 After=network.target {requires}
@@ -252,8 +258,7 @@ StartLimitBurst={policy.max_restarts}
 
 [Service]
 ExecStart={quoted}
-Environment=PODIUM_HUB={hub}
-Environment=PYTHONUNBUFFERED=1
+{env_lines}Environment=PYTHONUNBUFFERED=1
 WorkingDirectory={Path.cwd()}
 Restart=on-failure
 RestartSec={policy.backoff_initial:g}

@@ -2,6 +2,15 @@
 
     [hub]
     address = "tcp://127.0.0.1:5770"
+    # start = false                 # the hub runs on another host: only register with it
+    # keys = "keys/hub.key_secret"  # CurveZMQ, required beyond loopback: the hub's key pair
+    # allow = "keys/allowed"        #   and the directory of member public keys it accepts
+
+    [daemons]                       # optional: how this host's daemons serve and authenticate
+    # bind = "tcp://10.0.0.2:*"     # where they listen (beyond loopback: keys required)
+    # keys = "keys/host-b.key_secret"
+    # hub_key = "keys/hub.key"      # default: the public half of [hub] keys, when the hub runs here
+    # allow = "keys/allowed"        # default: [hub] allow
 
     [supervisor]                    # all optional
     max_restarts = 5                # crashes within restart_window before a daemon is marked failed
@@ -41,6 +50,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from control.bus.hub import DEFAULT_HUB
+from control.bus.security import ALLOW_ENV, HUB_KEY_ENV, KEYS_ENV, is_local_endpoint
 from control.errors import PodiumError
 from control.fleet.kinds import DeviceConfig, device_kinds
 
@@ -68,6 +78,7 @@ def _check_endpoint(value: str) -> str:
 
 class HubConfig(_Strict):
     address: str = DEFAULT_HUB
+    start: bool = True          # false: the hub runs elsewhere; this host's daemons register with it
     keys: Path | None = None    # the hub's .key_secret (CurveZMQ)
     allow: Path | None = None   # directory of allowed client public keys
 
@@ -77,6 +88,35 @@ class HubConfig(_Strict):
     def _keys_together(self) -> HubConfig:
         if (self.keys is None) != (self.allow is None):
             raise ValueError("'keys' and 'allow' go together (hub secret key, client allow-list)")
+        if self.start and self.keys is None and not is_local_endpoint(self.address):
+            raise ValueError(f"the hub at {self.address} is not on loopback: give it CurveZMQ 'keys' and "
+                             "'allow' (anyone on that network could drive your devices)")
+        return self
+
+
+class DaemonsConfig(_Strict):
+    """Where this host's daemons listen and the keys they serve and register with."""
+
+    bind: str = "tcp://127.0.0.1:*"
+    keys: Path | None = None      # this host's .key_secret
+    hub_key: Path | None = None   # the hub's public .key
+    allow: Path | None = None     # who may call the daemons
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        transport, sep, rest = value.partition("://")
+        if not sep or transport not in ("tcp", "ipc"):
+            raise ValueError(f"{value!r} is not a tcp:// or ipc:// address")
+        return value
+
+    @model_validator(mode="after")
+    def _secured_beyond_loopback(self) -> DaemonsConfig:
+        if self.keys is None and (self.hub_key is not None or self.allow is not None):
+            raise ValueError("'hub_key' and 'allow' need 'keys' (this host's key pair)")
+        if self.keys is None and not is_local_endpoint(self.bind):
+            raise ValueError(f"daemons binding {self.bind} (beyond loopback) need CurveZMQ 'keys', "
+                             "'hub_key' and 'allow'")
         return self
 
 
@@ -90,6 +130,7 @@ class SupervisorConfig(_Strict):
 
 class FleetConfig(_Strict):
     hub: HubConfig = HubConfig()
+    daemons: DaemonsConfig = DaemonsConfig()
     supervisor: SupervisorConfig = SupervisorConfig()
     devices: list[DeviceConfig] = []
 
@@ -101,6 +142,25 @@ class FleetConfig(_Strict):
                 raise ValueError(f"duplicate device name {device.name!r}")
             seen.add(device.name)
         return self
+
+    @model_validator(mode="after")
+    def _daemons_can_reach_the_hub(self) -> FleetConfig:
+        secured_hub = self.hub.keys is not None or not is_local_endpoint(self.hub.address)
+        if secured_hub and self.daemons.keys is None and (self.devices or not self.hub.start):
+            raise ValueError("the hub is secured (CurveZMQ): give [daemons] 'keys' so this host's "
+                             "daemons can register with it")
+        if self.daemons.keys is not None and self.daemons.hub_key is None and self.hub.keys is None:
+            raise ValueError("[daemons] needs 'hub_key' (the hub's public .key) when the hub's keys are "
+                             "not in this config")
+        return self
+
+    def daemon_keys(self) -> dict[str, Path]:
+        """The key files this host's daemons get (PODIUM_KEYS, PODIUM_HUB_KEY, PODIUM_ALLOW)."""
+        if self.daemons.keys is None:
+            return {}
+        hub_key = self.daemons.hub_key or self.hub.keys
+        return {KEYS_ENV: self.daemons.keys, HUB_KEY_ENV: hub_key,
+                **({ALLOW_ENV: allow} if (allow := self.daemons.allow or self.hub.allow) else {})}
 
 
 def load_config(path: str | Path) -> FleetConfig:
@@ -169,7 +229,7 @@ def _problem(data: dict, error: Any) -> str:
         entries = data.get("devices") or []
         where = _where(loc[1], entries[loc[1]] if loc[1] < len(entries) else None)
         loc = loc[2:]
-    elif loc and loc[0] in ("hub", "supervisor"):
+    elif loc and loc[0] in ("hub", "daemons", "supervisor"):
         where, loc = f"[{loc[0]}]", loc[1:]
     else:
         where = "top level"

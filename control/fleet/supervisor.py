@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from control.bus.hub import HubClient
+from control.bus.options import BIND_ENV
 from control.bus.rpc import Client, Server
+from control.bus.security import ALLOW_ENV, HUB_KEY_ENV, KEYS_ENV, FleetKeys, curve_for_service
 from control.errors import PodiumError
 from control.fleet.config import FleetConfig
 from control.fleet.kinds import podium_command
@@ -199,14 +201,20 @@ def hub_argv(config: FleetConfig) -> list[str]:
     return argv
 
 
-def check_startable(config: FleetConfig) -> None:
-    """Refuse, before starting anything, a config that cannot be started as a whole."""
-    if config.hub.keys is not None:
-        raise CannotStart("[hub] keys are set, but podium's daemons cannot authenticate to a CURVE "
-                          "hub yet: run the hub on 127.0.0.1 without keys under `podium up`")
+def check_startable(config: FleetConfig) -> FleetKeys | None:
+    """Refuse, before starting anything, a config that cannot be started as a whole; the keys
+    this host's daemons (and the supervisor, to ask the hub) use."""
+    keys_files = config.daemon_keys()
+    try:
+        keys = FleetKeys.from_files(*(keys_files.get(name) for name in (KEYS_ENV, HUB_KEY_ENV, ALLOW_ENV)))
+        if keys is not None and config.devices:
+            keys.server_curve()
+    except PodiumError as exc:
+        raise CannotStart(f"[daemons] keys: {exc}") from None
     problems = [problem for device in config.devices if (problem := device.missing_extra())]
     if problems:
         raise CannotStart("; ".join(problems))
+    return keys
 
 
 # -- the supervisor ------------------------------------------------------------------------------
@@ -217,7 +225,7 @@ class Child:
     argv: list[str]
     log_path: Path
     proc: subprocess.Popen | None = None
-    state: str = "stopped"        # starting | running | backoff | failed | stopped
+    state: str = "stopped"        # starting (until registered and answering) | running | backoff | failed | stopped
     restarts: int = 0
     crashes: collections.deque = field(default_factory=collections.deque)
     started_at: float | None = None
@@ -234,11 +242,11 @@ class Supervisor:
     """Runs in the foreground until SIGTERM/SIGINT or a `stop` call on its control socket."""
 
     def __init__(self, config: FleetConfig, state: StateDir) -> None:
-        check_startable(config)
+        self.keys = check_startable(config)
         self.config = config
         self.policy = config.supervisor
         self.state = state
-        self.children = [Child(HUB_NAME, "hub", hub_argv(config), state.log_path(HUB_NAME))]
+        self.children = [Child(HUB_NAME, "hub", hub_argv(config), state.log_path(HUB_NAME))] if config.hub.start else []
         self.children += [Child(d.name, d.kind, d.daemon_argv(config.hub.address),
                                 state.log_path(d.name)) for d in config.devices]
         self._lock = threading.Lock()
@@ -298,7 +306,8 @@ class Supervisor:
     # -- children --------------------------------------------------------------------------------
     def _spawn(self, child: Child) -> None:
         env = {**os.environ, MARKER: str(self.state.root), PARENT: str(os.getpid()),
-               "PODIUM_HUB": self.config.hub.address, "PYTHONUNBUFFERED": "1"}
+               "PODIUM_HUB": self.config.hub.address, BIND_ENV: self.config.daemons.bind,
+               "PYTHONUNBUFFERED": "1", **{k: str(v) for k, v in self.config.daemon_keys().items()}}
         with open(child.log_path, "ab") as log_file:
             log_file.write(f"\n--- podium up: starting {child.name}: {' '.join(child.argv)}\n".encode())
             log_file.flush()
@@ -310,7 +319,7 @@ class Supervisor:
                 log_file.write(f"--- cannot start: {exc}\n".encode())
                 self._crashed(child, exit_code=127)
                 return
-        child.state, child.started_at, child.next_start = "running", time.time(), None
+        child.state, child.started_at, child.next_start = "starting", time.time(), None
         self._record_pids()
         self.on_event(f"started {child.name} (pid {child.proc.pid})")
 
@@ -322,7 +331,8 @@ class Supervisor:
         with self._lock:
             now = time.time()
             for child in self.children:
-                if child.state == "running" and child.proc is not None and child.proc.poll() is not None:
+                if child.state in ("starting", "running") and child.proc is not None \
+                        and child.proc.poll() is not None:
                     self._crashed(child, child.proc.returncode)
                 elif child.state == "backoff" and now >= child.next_start:
                     child.restarts += 1
@@ -367,13 +377,18 @@ class Supervisor:
         raise KeyError(f"no daemon named {name!r}; known: {', '.join(c.name for c in self.children)}")
 
     def status(self) -> list[dict[str, Any]]:
-        """One row per daemon, with what the hub knows of it."""
+        """One row per daemon, with what the hub knows of it. A daemon is `starting` from its
+        start until it is registered with the hub and answers a ping, `running` after."""
         records = self._hub_records()
+        # checked outside the lock (a ping may wait), promoted only if the same process still runs
+        ready = {c.name: c.pid for c in list(self.children) if c.state == "starting" and self._ready(c, records)}
         now = time.time()
         with self._lock:
             rows = []
             for c in self.children:
-                record = records.get(c.name, {})
+                if c.state == "starting" and c.pid is not None and ready.get(c.name) == c.pid:
+                    c.state = "running"
+                record = (records or {}).get(c.name, {})
                 rows.append({"name": c.name, "kind": c.kind, "pid": c.pid, "state": c.state,
                              "uptime": now - c.started_at if c.pid is not None and c.started_at else None,
                              "restarts": c.restarts, "last_exit": c.last_exit, "delays": list(c.delays),
@@ -383,12 +398,30 @@ class Supervisor:
                              "log": str(c.log_path)})
             return rows
 
-    def _hub_records(self) -> dict[str, dict]:
+    def _hub_records(self) -> dict[str, dict] | None:
+        """The hub's records by name; None when the hub does not answer."""
         try:
-            with HubClient(self.config.hub.address, timeout=0.5) as hub:
+            with HubClient(self.config.hub.address, timeout=0.5, keys=self.keys) as hub:
                 return {r["name"]: r for r in hub.list()}
         except Exception:  # the hub may be down or restarting: status still answers
-            return {}
+            return None
+
+    def _ready(self, child: Child, records: dict[str, dict] | None) -> bool:
+        """The hub answers (for the hub); the daemon is registered by this very process (not a
+        record its dead predecessor left) and answers a ping (for a device)."""
+        if records is None or child.pid is None:
+            return False
+        if child.kind == "hub":
+            return True
+        record = records.get(child.name)
+        if record is None or not is_our_child(record.get("pid") or 0, self.state.root):
+            return False
+        try:
+            with Client(record["endpoint"], service=child.name, timeout=0.5,
+                        curve=curve_for_service(self.keys, record, child.name)) as client:
+                return client.ping(timeout=0.5)
+        except PodiumError:
+            return False
 
 
 class SupervisorControl:

@@ -5,7 +5,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from control.bus.hub import DEFAULT_HUB
+from control.bus.options import daemon_options, make_daemon
 from control.extras import needs_extra
 from control.terminal import fail, json_object
 
@@ -23,12 +23,10 @@ console = Console()
 @click.option("--apps", help="JSON object of app labels to packages, for open_app by name.")
 @click.option("--settle", default=0.5, show_default=True, type=click.FloatRange(0, 10),
               help="Seconds to let the screen settle after each action.")
-@click.option("--hub", "hub_endpoint", default=DEFAULT_HUB, show_default=True, envvar="PODIUM_HUB")
-@click.option("--bind", default="tcp://127.0.0.1:*", show_default=True, help="Address to serve on.")
+@daemon_options
 def android(udid: str, appium_url: str, name: str | None, capabilities: str | None, apps: str | None,
-            settle: float, hub_endpoint: str, bind: str) -> None:
+            settle: float, hub_endpoint: str, bind: str, keys) -> None:
     """Serve one Android phone or emulator (through Appium) as a PhoneDevice daemon."""
-    from control.bus.daemon import Daemon
     from control.errors import PodiumError
     from control.phone.remote import PhoneService
     from devices.android.device import AndroidDevice
@@ -39,8 +37,8 @@ def android(udid: str, appium_url: str, name: str | None, capabilities: str | No
     try:
         device = AndroidDevice(appium_url, udid, capabilities=caps, apps=labels, name=name, settle=settle)
         try:
-            Daemon(PhoneService(device), name, "android", hub=hub_endpoint, endpoint=bind,
-                   capabilities={"udid": udid, "appium": device.shown_url}).run()
+            make_daemon(PhoneService(device), name, "android", hub_endpoint=hub_endpoint, bind=bind,
+                        keys=keys, capabilities={"udid": udid, "appium": device.shown_url}).run()
         finally:
             device.close()
     except PodiumError as exc:  # no session, or nowhere to serve: one line, not a traceback

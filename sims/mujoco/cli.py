@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from control.bus.hub import DEFAULT_HUB
+from control.bus.options import daemon_options, make_daemon
 from control.extras import MissingExtra, needs_extra
 from control.terminal import fail, json_object
 
@@ -18,12 +18,10 @@ from control.terminal import fail, json_object
               "'{\"terminate_when_unhealthy\": false}'.")
 @click.option("--render-mode", default="rgb_array", show_default=True,
               type=click.Choice(["rgb_array", "none"]), help="Offscreen rendering, or none.")
-@click.option("--hub", "hub_endpoint", default=DEFAULT_HUB, show_default=True, envvar="PODIUM_HUB")
-@click.option("--bind", default="tcp://127.0.0.1:*", show_default=True, help="Address to serve on.")
+@daemon_options
 def sim(env: str, num_envs: int, name: str | None, env_kwargs: str | None, render_mode: str,
-        hub_endpoint: str, bind: str) -> None:
+        hub_endpoint: str, bind: str, keys) -> None:
     """Serve NUM copies of a gymnasium env (humanoid, walker, ant, hopper, pendulum or any id)."""
-    from control.bus.daemon import Daemon
     from sims.mujoco.env_service import EnvService
 
     kwargs = json_object(env_kwargs, "--env-kwargs")
@@ -35,4 +33,5 @@ def sim(env: str, num_envs: int, name: str | None, env_kwargs: str | None, rende
         fail(str(exc))
     name = name or f"sim:{env.lower()}-0"
     capabilities = {"env_id": service.env_id, "num_envs": num_envs}
-    Daemon(service, name, "sim", hub=hub_endpoint, endpoint=bind, capabilities=capabilities).run()
+    make_daemon(service, name, "sim", hub_endpoint=hub_endpoint, bind=bind, keys=keys,
+                capabilities=capabilities).run()

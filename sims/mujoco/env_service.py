@@ -226,9 +226,16 @@ class EnvService:
         return isinstance(self.action_space, (spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary,
                                               spaces.Discrete))
 
-    def _check_array_actions(self, actions: Any, expected: tuple, what: str) -> np.ndarray:
+    def _check_array_actions(self, actions: Any, expected: tuple, what: str) -> Any:
+        """Validate against the space, but hand the env the action as it came: an array keeps its
+        dtype (float64 is not rounded to a float32 space), a list stays a list, as a local env
+        would get them; casting to the space's dtype here made remote results drift from local."""
         space = self.action_space
-        if not isinstance(actions, np.ndarray):
+        sent = actions
+        if isinstance(actions, np.ndarray):
+            if not actions.flags.writeable:  # a view of the message: give the env its own copy
+                sent = actions = actions.copy()
+        else:
             try:
                 actions = np.asarray(actions)
             except (ValueError, TypeError) as exc:
@@ -245,8 +252,9 @@ class EnvService:
         if actions.dtype.kind == "f" and not np.isfinite(actions).all():
             bad = np.argwhere(~np.isfinite(actions))[0].tolist()
             raise ValueError(f"bad {what}: NaN or inf (first at index {bad})")
-        actions = actions.astype(want, copy=False)
-        rows = actions.reshape(-1, *space.shape) if actions.shape != space.shape else actions[None]
-        if integral and not all(space.contains(a) for a in rows):
-            raise ValueError(f"bad {what}: {actions.tolist()} outside {space}")
-        return actions
+        if integral:
+            cast = actions.astype(want, copy=False)
+            rows = cast.reshape(-1, *space.shape) if cast.shape != space.shape else cast[None]
+            if not all(space.contains(a) for a in rows):
+                raise ValueError(f"bad {what}: {actions.tolist()} outside {space}")
+        return sent

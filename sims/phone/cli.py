@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from control.bus.hub import DEFAULT_HUB
+from control.bus.options import daemon_options, make_daemon
 from control.extras import needs_extra
 from control.terminal import errors, fail
 
@@ -18,14 +18,11 @@ from control.terminal import errors, fail
               help="Also speak the Appium (W3C WebDriver) protocol on this port (0: any free port).")
 @click.option("--http-host", default="127.0.0.1", show_default=True,
               help="Where the HTTP side listens; it has no authentication, like an Appium server.")
-@click.option("--hub", "hub_endpoint", default=DEFAULT_HUB, show_default=True, envvar="PODIUM_HUB")
-@click.option("--bind", default="tcp://127.0.0.1:*", show_default=True, help="Address to serve the bus on.")
+@daemon_options
 def phone(name: str, seed: int, width: int, height: int, http_port: int | None, http_host: str, hub_endpoint: str,
-          bind: str) -> None:
+          bind: str, keys) -> None:
     """Run the phone simulator: a PhoneDevice on the bus, and with --http an Appium endpoint."""
-    from control.bus.daemon import Daemon
     from control.bus.security import is_local_endpoint
-    from control.errors import PodiumError
     from sims.phone.phone import PhoneSim
     from sims.phone.server import PhoneServer
     from sims.phone.service import PhoneSimService
@@ -40,12 +37,10 @@ def phone(name: str, seed: int, width: int, height: int, http_port: int | None, 
             http = PhoneServer(device).serve(http_host, http_port)
         except OSError as exc:
             fail(str(exc))
-    try:
-        service = PhoneSimService(device, http.url if http else None)
-        capabilities = {"seed": seed, "screen_size": [width, height], "http": http.url if http else None}
-        daemon = Daemon(service, name, "phone-sim", hub=hub_endpoint, endpoint=bind, capabilities=capabilities)
-    except PodiumError as exc:
-        fail(str(exc))
+    service = PhoneSimService(device, http.url if http else None)
+    capabilities = {"seed": seed, "screen_size": [width, height], "http": http.url if http else None}
+    daemon = make_daemon(service, name, "phone-sim", hub_endpoint=hub_endpoint, bind=bind, keys=keys,
+                         capabilities=capabilities)
     if http is not None:
         click.echo(f"{name}: Appium endpoint at {http.url}", err=True)
     try:

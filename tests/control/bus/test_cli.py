@@ -51,6 +51,28 @@ def test_ls_and_call(hub_with_echo):
     assert result.exit_code == 1 and "TypeError" in result.output
 
 
+@pytest.mark.parametrize("command", [["hub", "--bind", "tcp://0.0.0.0:0"],
+                                     ["echo", "--bind", "tcp://0.0.0.0:*"],
+                                     ["sim", "pendulum", "--bind", "tcp://0.0.0.0:*", "--render-mode", "none"]])
+def test_every_server_refuses_a_bind_beyond_loopback_without_keys_in_one_line(command):
+    result = podium(*command)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
+    assert "refusing to bind tcp://0.0.0.0:" in result.stderr and "without CurveZMQ keys" in result.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["echo", "--keys", "{client}"], "needs an allow-list"),
+    (["echo", "--hub-key", "{hub}"], "without this member's own key pair"),
+    (["ls", "--keys", "{client}"], "--keys needs --hub-key"),
+    (["call", "x", "ping", "--service-key", "{hub}"], "--service-key needs --keys"),
+])
+def test_incomplete_keys_are_named(keyring, args, words):
+    paths = {"client": keyring.secret("client"), "hub": keyring.public("hub")}
+    result = podium(*[a.format(**paths) for a in args])
+    assert result.returncode in (1, 2) and words in result.stderr and "Traceback" not in result.stderr
+
+
 def test_call_unknown_service_and_unreachable_hub_fail_clearly(hub_with_echo, tcp_endpoint):
     result = podium("call", "ghost", "ping", "--hub", hub_with_echo.endpoint)
     assert result.returncode == 1 and "no live service named 'ghost'" in result.stderr

@@ -11,7 +11,7 @@ from control.bus.hub import Hub
 from control.bus.rpc import Client, Server
 from control.bus.security import ClientCurve, KeyPair, ServerCurve, create_keypair, is_local_endpoint
 from control.bus.streams import Publisher
-from control.errors import CallTimeout, InsecureBindError, SecurityConfigError
+from control.errors import AuthenticationFailed, InsecureBindError, SecurityConfigError
 
 
 @pytest.mark.parametrize("endpoint, local", [
@@ -71,10 +71,28 @@ def test_curve_client_with_allowed_key_can_call(curve_setup):
         assert client.call("add", 20, 22) == 42
 
 
-@pytest.mark.parametrize("who", ["stranger", "no keys"])
-def test_curve_server_refuses_unknown_or_plain_clients(curve_setup, who):
-    server, keys, _, bad_secret = curve_setup
-    curve = ClientCurve.from_files(bad_secret, keys / "server.key") if who == "stranger" else None
-    with Client(server.endpoint, curve=curve, context=zmq.Context(), timeout=1) as client:
-        with pytest.raises(CallTimeout):
+@pytest.mark.parametrize("who, reason", [
+    ("stranger", "refused this client's public key"),
+    ("no keys", "requires CurveZMQ keys and this client has none"),
+    ("wrong server key", "public key this client was given does not match"),
+])
+def test_curve_server_refuses_unknown_or_plain_clients(curve_setup, who, reason):
+    """A refused handshake is an authentication failure naming the endpoint, reported by the socket
+    monitor as soon as the server refuses, not a CallTimeout when the (long) deadline passes."""
+    server, keys, good_secret, bad_secret = curve_setup
+    curve = {"stranger": lambda: ClientCurve.from_files(bad_secret, keys / "server.key"),
+             "no keys": lambda: None,
+             "wrong server key": lambda: ClientCurve.from_files(good_secret, keys / "good.key")}[who]()
+    with Client(server.endpoint, curve=curve, context=zmq.Context(), timeout=30) as client:
+        with pytest.raises(AuthenticationFailed, match=reason) as refused:
             client.call("add", 1, 1)
+        assert server.endpoint in str(refused.value)
+        with pytest.raises(AuthenticationFailed):  # and again on the next call, on a fresh socket
+            client.call("add", 1, 1)
+
+
+def test_plain_server_takes_plain_client_without_monitor_left_open(tcp_endpoint):
+    with Server(EchoService(), tcp_endpoint) as server, Client(server.endpoint, timeout=5) as client:
+        assert client.call("add", 1, 2) == 3
+        assert client._monitor is None  # the handshake succeeded: the hot path polls one socket
+        assert client.call("add", 2, 2) == 4

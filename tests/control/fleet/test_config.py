@@ -64,6 +64,12 @@ def test_a_good_config_loads_with_defaults(tmp_path):
      ["field 'appium'", "not an http(s) URL"]),
     ('devices = 3\n', ["top level", "field 'devices'", "array of tables"]),
     ("[hub\n", ["not valid TOML", "line 1"]),
+    ('[hub]\naddress = "tcp://10.0.0.1:5770"\n', ["[hub]", "not on loopback", "CurveZMQ 'keys'"]),
+    ('[daemons]\nbind = "tcp://10.0.0.2:*"\n', ["[daemons]", "beyond loopback", "need CurveZMQ 'keys'"]),
+    ('[daemons]\nallow = "keys/allowed"\n', ["[daemons]", "'hub_key' and 'allow' need 'keys'"]),
+    ('[hub]\naddress = "tcp://10.0.0.1:5770"\nstart = false\n[[devices]]\nname = "s"\nkind = "mujoco"\n',
+     ["the hub is secured", "[daemons] 'keys'"]),
+    ('[hub]\nstart = false\n[daemons]\nkeys = "k.key_secret"\n', ["[daemons] needs 'hub_key'"]),
 ])
 def test_each_mistake_is_named(tmp_path, text, words):
     path = write(tmp_path, text)
@@ -105,3 +111,37 @@ def test_the_example_config_in_the_repository_is_valid_and_startable():
     config = load_config(Path(__file__).parents[3] / "podium.example.toml")
     check_startable(config)
     assert [d.name for d in config.devices] == ["sim:humanoid-0", "sim:walker-0", "sim:phone-0", "memory:0", "echo:0"]
+
+
+def test_a_secured_config_hands_its_daemons_the_keys(tmp_path, keyring):
+    config = load_config(write(tmp_path, f"""
+[hub]
+address = "tcp://127.0.0.1:5770"
+keys = "{keyring.secret('hub')}"
+allow = "{keyring.allow}"
+[daemons]
+bind = "tcp://0.0.0.0:*"
+keys = "{keyring.secret('host-a')}"
+[[devices]]
+name = "echo:0"
+kind = "command"
+argv = ["podium", "echo"]
+"""))
+    assert config.daemon_keys() == {"PODIUM_KEYS": keyring.secret("host-a"),
+                                    "PODIUM_HUB_KEY": keyring.secret("hub"),   # its public half is read
+                                    "PODIUM_ALLOW": keyring.allow}
+    keys = check_startable(config)
+    assert keys.hub_public == keyring.fleet_keys("hub").keys.public
+
+
+def test_keys_that_cannot_be_read_are_refused_before_starting(tmp_path, keyring):
+    config = load_config(write(tmp_path, f"""
+[hub]
+start = false
+[daemons]
+keys = "{keyring.public('host-a')}"
+hub_key = "{keyring.public('hub')}"
+allow = "{keyring.allow}"
+"""))
+    with pytest.raises(CannotStart, match=r"\[daemons\] keys: .*host-a.key holds no secret key"):
+        check_startable(config)

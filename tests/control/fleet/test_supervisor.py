@@ -16,7 +16,7 @@ from control.bus.rpc import Client
 from control.errors import PodiumError
 from control.fleet.supervisor import MARKER, StateDir
 from control.gym.envs import RemoteEnv
-from tests.conftest import our_processes, podium, wait_until, write_config
+from tests.conftest import our_processes, podium, supervised, wait_until, write_config
 
 
 @pytest.fixture
@@ -176,3 +176,62 @@ def test_export_systemd_writes_one_unit_per_daemon(fleet, tmp_path):
     assert "Restart=on-failure" in text and "StartLimitBurst=3" in text
     assert f"sim Pendulum-v1 --envs 2 --name sim:b --hub {hub}" in text
     assert "After=network.target podium-hub.service" in text
+
+
+def test_a_secured_fleet_under_podium_up(tmp_path, keyring):
+    """`podium up` runs a CURVE hub and daemons with this host's keys; `podium ls` and `podium call`
+    work with a client's keys (the service's key taken from the trusted hub) and refuse without."""
+    config, hub = write_config(tmp_path, f"""
+[[devices]]
+name = "echo:secure"
+kind = "command"
+argv = ["{sys.executable}", "-m", "control.cli", "echo", "--name", "echo:secure"]
+""")
+    config.write_text(config.read_text().replace(
+        "[supervisor]", f'keys = "{keyring.secret("hub")}"\nallow = "{keyring.allow}"\n'
+                        f'[daemons]\nkeys = "{keyring.secret("host-a")}"\n[supervisor]'))
+    state = tmp_path / "state"
+    client = ["--hub", hub, "--keys", str(keyring.secret("client")), "--hub-key", str(keyring.public("hub"))]
+    try:
+        up(config, state)
+        wait_until(lambda: "echo:secure" in podium("ls", *client).stdout, timeout=60)
+        listed = podium("ls", *client)
+        assert listed.returncode == 0 and "echo:secure" in listed.stdout
+        called = podium("call", "echo:secure", "add", "[20, 22]", *client)
+        assert called.returncode == 0 and called.stdout.strip() == "42", called.stderr
+        plain = podium("ls", "--hub", hub, timeout=60)
+        assert plain.returncode == 1
+        assert "requires CurveZMQ keys and this client has none" in plain.stderr and hub in plain.stderr
+        stranger = podium("call", "echo:secure", "add", "[1, 1]", "--hub", hub,
+                          "--keys", str(keyring.secret("stranger")), "--hub-key", str(keyring.public("hub")))
+        assert stranger.returncode == 1 and "refused this client's public key" in stranger.stderr
+        wait_until(lambda: supervised(state)["echo:secure"]["state"] == "running", timeout=30)
+        assert supervised(state)["hub"]["state"] == "running"
+    finally:
+        podium("down", "--state-dir", str(state))
+
+
+def test_a_daemon_is_starting_until_it_is_registered_and_answering(tmp_path):
+    """A daemon that takes a while to register shows as starting, then running; never running
+    before the hub has it."""
+    release = tmp_path / "release"
+    wait = f"while [ ! -e {release} ]; do sleep 0.1; done"
+    config, hub = write_config(tmp_path, f"""
+[[devices]]
+name = "echo:slow"
+kind = "command"
+argv = ["sh", "-c", "{wait}; exec {sys.executable} -m control.cli echo --name echo:slow"]
+""")
+    state = tmp_path / "state"
+    try:
+        up(config, state)
+        wait_until(lambda: supervised(state)["hub"]["state"] == "running", timeout=30)
+        time.sleep(1.0)  # the daemon waits for `release`: it is not registered however long we look
+        assert supervised(state)["echo:slow"]["state"] == "starting"
+        assert "starting" in podium("status", "--state-dir", str(state)).stdout
+        release.touch()
+        wait_until(lambda: supervised(state)["echo:slow"]["state"] == "running", timeout=30)
+        with HubClient(hub) as client:
+            assert client.lookup("echo:slow")["name"] == "echo:slow"
+    finally:
+        podium("down", "--state-dir", str(state))

@@ -57,7 +57,7 @@ def test_bad_actions_are_refused_and_envs_continue(actions, words):
     service.reset(seed=0)
     with pytest.raises(ValueError, match=words):
         service.step(actions)
-    assert service.step(np.zeros((2, 17), np.float64))["obs"].shape == (2, 348)  # float64 casts
+    assert service.step(np.zeros((2, 17), np.float64))["obs"].shape == (2, 348)  # float64 is taken
 
 
 def test_discrete_actions_must_be_in_range():
@@ -87,3 +87,46 @@ def test_render_offscreen():
     service.reset(seed=0)
     frame = service.render(0)
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3 and frame.std() > 0
+
+
+class Recorder(gym.Wrapper):
+    """Keeps every action the env was stepped with."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.actions: list = []
+
+    def step(self, action):
+        self.actions.append(action)
+        return super().step(action)
+
+
+@pytest.mark.parametrize("action", [np.full(3, 0.1, np.float64), np.full(3, 0.1, np.float32),
+                                    np.array([1, 0, -1]), [0.1, -0.2, 0.3]],
+                         ids=["float64", "float32", "int64", "list"])
+def test_the_env_is_stepped_with_the_action_as_sent(action):
+    """Not cast to the float32 action space: a local env would get the float64 values unrounded."""
+    service = EnvService("Hopper-v5", 2, render_mode=None)
+    service.envs = [Recorder(env) for env in service.envs]
+    service.reset(seed=0)
+    service.step_one(0, action)
+    service.step([action, action] if isinstance(action, list) else np.stack([action, action]))
+    single, row = service.envs[0].actions
+    for got in (single, row):
+        assert type(got) is type(action)
+        if isinstance(action, np.ndarray):
+            assert got.dtype == action.dtype
+        assert np.array_equal(got, action)
+
+
+def test_an_action_from_the_wire_reaches_the_env_writable():
+    """Arrays decoded from a message are read-only views; an env may write into its action."""
+    service = EnvService("Hopper-v5", 1, render_mode=None)
+    service.envs = [Recorder(env) for env in service.envs]
+    service.reset(seed=0)
+    action = np.full(3, 0.5)
+    action.flags.writeable = False
+    service.step_one(0, action)
+    service.step(action[None])
+    for got in service.envs[0].actions:
+        assert got.flags.writeable and got.dtype == np.float64
