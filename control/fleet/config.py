@@ -129,9 +129,11 @@ class SupervisorConfig(_Strict):
 
 
 class FleetConfig(_Strict):
-    hub: HubConfig = HubConfig()
-    daemons: DaemonsConfig = DaemonsConfig()
-    supervisor: SupervisorConfig = SupervisorConfig()
+    # factories, not instances: a default hub is built (and checked) only for a config without [hub],
+    # never at import time, where PODIUM_HUB may name another host
+    hub: HubConfig = Field(default_factory=HubConfig)
+    daemons: DaemonsConfig = Field(default_factory=DaemonsConfig)
+    supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig)
     devices: list[DeviceConfig] = []
 
     @model_validator(mode="after")
