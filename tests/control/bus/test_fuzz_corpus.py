@@ -1,4 +1,4 @@
-"""The coverage-guided fuzz target (fuzz/wire_decode.py) on its committed seed corpus: every seed
+"""The coverage-guided fuzz target (tests/fuzz/wire_decode.py) on its committed seed corpus: every seed
 is a valid message that decodes, and the target's one-input function passes on each of them and on
 a few hostile variants. atheris is not needed; the fuzzer itself runs by hand (docs/protocol.md,
 "Coverage-guided fuzzing")."""
@@ -12,7 +12,7 @@ import pytest
 from control.bus import wire
 
 ROOT = Path(__file__).resolve().parents[3]
-TARGET = ROOT / "fuzz" / "wire_decode.py"
+TARGET = ROOT / "tests" / "fuzz" / "wire_decode.py"
 
 
 def load_target():

@@ -4,12 +4,12 @@ Run it from the checkout's root, with atheris installed (`pip install -e '.[fuzz
 to the first directory (a scratch one), the committed seeds are only read:
 
     mkdir -p /tmp/wire_decode_corpus /tmp/wire_decode_crashes
-    nice -n 5 .venv/bin/python fuzz/wire_decode.py -max_total_time=600 -rss_limit_mb=2048 \
-        -dict=fuzz/wire_decode.dict -artifact_prefix=/tmp/wire_decode_crashes/ \
-        /tmp/wire_decode_corpus fuzz/corpus/wire_decode
+    nice -n 5 .venv/bin/python tests/fuzz/wire_decode.py -max_total_time=600 -rss_limit_mb=2048 \
+        -dict=tests/fuzz/wire_decode.dict -artifact_prefix=/tmp/wire_decode_crashes/ \
+        /tmp/wire_decode_corpus tests/fuzz/corpus/wire_decode
 
-A crash file it writes is replayed with `.venv/bin/python fuzz/wire_decode.py CRASH_FILE`.
-`.venv/bin/python fuzz/wire_decode.py --make-corpus` rewrites the seeds (valid messages made by
+A crash file it writes is replayed with `.venv/bin/python tests/fuzz/wire_decode.py CRASH_FILE`.
+`.venv/bin/python tests/fuzz/wire_decode.py --make-corpus` rewrites the seeds (valid messages made by
 wire.encode); tests/control/bus/test_fuzz_corpus.py runs every seed through `one_input` (no atheris
 needed: it is imported only when this file runs as a script).
 
@@ -28,8 +28,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "fuzz" / "corpus" / "wire_decode"
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "tests" / "fuzz" / "corpus" / "wire_decode"
 
 if ROOT.as_posix() not in sys.path:
     sys.path.insert(0, ROOT.as_posix())
