@@ -181,13 +181,24 @@ def call(name: str, method: str, args: str | None, hub_endpoint: str, timeout: f
 
 
 @cli.command()
-@click.argument("name", default="podium")
+@click.argument("names", nargs=-1)
 @click.option("--dir", "directory", default=str(Path.home() / ".config" / "podium" / "keys"),
-              show_default=True, type=click.Path(file_okay=False), help="Where to write the key pair.")
-def keys(name: str, directory: str) -> None:
-    """Create a CurveZMQ key pair NAME.key / NAME.key_secret (mode 0600)."""
-    public, secret = create_keypair(directory, name)
-    console.print(f"public key: {public}\nsecret key: {secret} (keep it private; mode 0600)")
+              show_default=True, type=click.Path(file_okay=False), help="Where to write the key pairs.")
+@click.option("--allow", "allow_dir", type=click.Path(file_okay=False),
+              help="Also copy each public key into this allow-list directory (what servers --allow).")
+def keys(names: tuple[str, ...], directory: str, allow_dir: str | None) -> None:
+    """Create a CurveZMQ key pair NAME.key / NAME.key_secret (mode 0600) for each NAME [default:
+    podium]; a fleet's in one go: `podium keys hub host-a host-b learner --dir keys --allow keys/allowed`."""
+    allowed = Path(allow_dir) if allow_dir else None
+    for name in names or ("podium",):
+        if Path(directory, f"{name}.key_secret").exists():
+            fail(f"{Path(directory, name + '.key_secret')} exists already: refusing to replace a key pair")
+        public, secret = create_keypair(directory, name)
+        console.print(f"public key: {public}\nsecret key: {secret} (keep it private; mode 0600)")
+        if allowed is not None:
+            allowed.mkdir(parents=True, exist_ok=True)
+            (allowed / public.name).write_bytes(public.read_bytes())
+            console.print(f"allowed:    {allowed / public.name}")
 
 
 @cli.command()

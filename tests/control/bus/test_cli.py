@@ -92,6 +92,18 @@ def test_keys_command_writes_private_files(tmp_path):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
 
 
+def test_keys_for_a_fleet_in_one_go_fill_the_allow_list_and_never_replace_a_pair(tmp_path):
+    allowed = tmp_path / "allowed"
+    result = podium("keys", "hub", "host-a", "learner", "--dir", str(tmp_path), "--allow", str(allowed))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in allowed.iterdir()) == ["host-a.key", "hub.key", "learner.key"]
+    assert (allowed / "hub.key").read_bytes() == (tmp_path / "hub.key").read_bytes()
+    secret = (tmp_path / "hub.key_secret").read_bytes()
+    again = podium("keys", "hub", "--dir", str(tmp_path))
+    assert again.returncode == 1 and "exists already" in again.stderr
+    assert (tmp_path / "hub.key_secret").read_bytes() == secret
+
+
 def test_demo_runs_end_to_end():
     result = podium("demo", "--calls", "200")
     assert result.returncode == 0, result.stderr
