@@ -2,12 +2,16 @@
 
 Method: Humanoid-v5 with random actions (drawn before timing). Configurations, each daemon its own
 process started with `podium sim`:
-  local        gymnasium.make in this process, one env (the peer)
+  local        gymnasium.make in this process, one env (the single-env peer)
   remote 1     RemoteEnv on a 1-env daemon
+  async 8      gymnasium's AsyncVectorEnv, 8 subprocesses with shared memory (the vector peer:
+               what users pick instead of a bus)
+  sync 8       gymnasium's SyncVectorEnv, 8 envs in this process
   vector 8x1   RemoteVectorEnv, 8 envs on 1 daemon
   vector 4x2   RemoteVectorEnv, 2 daemons with 4 envs each
 Rounds interleave the configurations; each round times `--steps` env steps (for vector envs:
-steps of all envs together). Reported: median env steps/s over rounds, and the ratio to local.
+steps of all envs together). Reported: median env steps/s over rounds, the ratio to local and, for
+the vector envs, the ratio to AsyncVectorEnv.
 
     python bench/envs.py                 # 5 rounds of 2,000 steps
     python bench/envs.py --rounds 2 --steps 500
@@ -31,6 +35,7 @@ from control.gym.envs import RemoteEnv, RemoteVectorEnv
 from control.progress import progress_bar
 
 ENV = "Humanoid-v5"
+ASYNC = "gymnasium AsyncVectorEnv, 8 envs (peer)"
 
 
 def start_daemon(hub: str, name: str, envs: int) -> subprocess.Popen:
@@ -51,13 +56,13 @@ def run_single(env: gym.Env, actions: np.ndarray) -> float:
     return len(actions) / (time.perf_counter() - start)
 
 
-def run_vector(envs: RemoteVectorEnv, actions: np.ndarray) -> float:
+def run_vector(envs: gym.vector.VectorEnv, actions: np.ndarray) -> float:
     envs.reset(seed=0)
     batches = actions[: len(actions) // envs.num_envs * envs.num_envs].reshape(
         -1, envs.num_envs, actions.shape[-1])
     start = time.perf_counter()
     for batch in batches:
-        envs.step(batch)  # NextStep autoreset happens in the daemon
+        envs.step(batch)  # NextStep autoreset (in the daemon, or in gymnasium's vector env)
     return batches.shape[0] * envs.num_envs / (time.perf_counter() - start)
 
 
@@ -77,8 +82,10 @@ def main() -> None:
         configs = {
             "local (peer)": (run_single, gym.make(ENV)),
             "RemoteEnv, 1 env": (run_single, RemoteEnv("bench:one", hub=hub.endpoint)),
-            "vector, 8 envs x 1 daemon": (run_vector, RemoteVectorEnv("bench:eight", hub=hub.endpoint)),
-            "vector, 4 envs x 2 daemons": (run_vector, RemoteVectorEnv(["bench:a", "bench:b"],
+            ASYNC: (run_vector, gym.vector.AsyncVectorEnv([lambda: gym.make(ENV)] * 8, shared_memory=True)),
+            "gymnasium SyncVectorEnv, 8 envs": (run_vector, gym.vector.SyncVectorEnv([lambda: gym.make(ENV)] * 8)),
+            "RemoteVectorEnv, 8 envs x 1 daemon": (run_vector, RemoteVectorEnv("bench:eight", hub=hub.endpoint)),
+            "RemoteVectorEnv, 4 envs x 2 daemons": (run_vector, RemoteVectorEnv(["bench:a", "bench:b"],
                                                                        hub=hub.endpoint)),
         }
         rates: dict[str, list[float]] = {name: [] for name in configs}
@@ -95,15 +102,18 @@ def main() -> None:
             proc.wait(10)
         hub.stop()
 
-    local = float(np.median(rates["local (peer)"]))
+    for _, env in configs.values():
+        env.close()
+    local, peer = float(np.median(rates["local (peer)"])), float(np.median(rates[ASYNC]))
     table = Table(title=f"{ENV} random-action env steps/s (median of {args.rounds} rounds x "
                         f"{args.steps} steps)")
-    for column in ("configuration", "steps/s", "min", "max", "ratio to local"):
+    for column in ("configuration", "steps/s", "min", "max", "ratio to local", "ratio to async 8"):
         table.add_column(column, justify="right")
     for name, values in rates.items():
         median = float(np.median(values))
+        vector = "vector" in name.lower()
         table.add_row(name, f"{median:,.0f}", f"{min(values):,.0f}", f"{max(values):,.0f}",
-                      f"{median / local:.2f}")
+                      f"{median / local:.2f}", f"{median / peer:.2f}" if vector else "-")
     console.print(table)
     console.print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
 

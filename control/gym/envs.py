@@ -11,7 +11,6 @@ The daemons are `sims.mujoco.env_service.EnvService`; their methods are the env 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import gymnasium as gym
@@ -20,7 +19,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from control.bus.hub import DEFAULT_HUB, open_service
-from control.bus.rpc import Client
+from control.bus.rpc import Client, request_each
 from control.gym.infos import concat_infos, to_gymnasium
 from control.gym.spaces import space_from_tree
 
@@ -127,15 +126,12 @@ class RemoteVectorEnv(VectorEnv):
                          "render_modes": [first["render_mode"]] if first["render_mode"] else [],
                          "render_fps": first["render_fps"]}
         self.render_mode = first["render_mode"]
-        self._pool = ThreadPoolExecutor(len(self.clients)) if len(self.clients) > 1 else None
-
     def _each(self, method: str, kwargs_for: Any) -> list[Any]:
-        """Call `method` on every daemon (in parallel when there are several)."""
-        calls = [(client, kwargs_for(k)) for k, client in enumerate(self.clients)]
-        if self._pool is None:
-            return [client.request(method, (), kw) for client, kw in calls]
-        futures = [self._pool.submit(client.request, method, (), kw) for client, kw in calls]
-        return [f.result() for f in futures]
+        """Call `method` on every daemon: all requests sent before any reply is awaited, so the
+        daemons step in parallel."""
+        if len(self.clients) == 1:
+            return [self.clients[0].request(method, (), kwargs_for(0))]
+        return request_each([(client, method, kwargs_for(k)) for k, client in enumerate(self.clients)])
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None,
               options: dict | None = None) -> tuple[Any, dict]:
@@ -201,8 +197,6 @@ class RemoteVectorEnv(VectorEnv):
     def close_extras(self, **kwargs: Any) -> None:
         for client in self.clients:
             client.close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
 
 
 def _concat_batches(parts: list[Any]) -> Any:

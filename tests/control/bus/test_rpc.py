@@ -204,3 +204,35 @@ def test_killed_server_times_out_within_deadline_then_recovers(processes, endpoi
     client.timeout = 10
     assert client.call("echo", "back") == "back"
     client.close()
+
+
+class Meeting:
+    """Answers only when the other service is inside the same call: proof that calls overlap."""
+
+    def __init__(self, barrier: threading.Barrier) -> None:
+        self.barrier = barrier
+
+    def meet(self, name: str) -> str:
+        self.barrier.wait()
+        return name
+
+    def fail(self) -> None:
+        raise ValueError("this one fails")
+
+
+def test_request_each_sends_every_call_before_awaiting_any(tcp_endpoint):
+    """Two services each wait for the other inside `meet`: called one after the other, the first
+    would time out at the barrier; sent together, both answer."""
+    from control.bus.rpc import request_each
+
+    barrier = threading.Barrier(2, timeout=5)
+    with Server(Meeting(barrier), "tcp://127.0.0.1:*") as a, Server(Meeting(barrier), "tcp://127.0.0.1:*") as b, \
+            Client(a.endpoint, timeout=10) as to_a, Client(b.endpoint, timeout=10) as to_b:
+        assert request_each([(to_a, "meet", {"name": "a"}), (to_b, "meet", {"name": "b"})]) == ["a", "b"]
+        with pytest.raises(RemoteError, match="this one fails"):
+            request_each([(to_a, "fail", {}), (to_b, "fail", {})])
+        barrier.reset()
+        assert request_each([(to_a, "meet", {"name": "a"}), (to_b, "meet", {"name": "b"})]) == ["a", "b"]
+        assert to_a.stale_replies == 0 and to_b.stale_replies == 0  # every reply was read in its call
+        with pytest.raises(ValueError, match="one call per client"):
+            request_each([(to_a, "meet", {"name": "a"}), (to_a, "meet", {"name": "a"})])
