@@ -13,6 +13,7 @@ episode pages, and shuts everything down.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -67,6 +68,8 @@ def round_trips(call: Callable[[], Any], count: int, progress: Progress, label: 
 def run_demo(console: Console, calls: int = 2000, steps: int = 300, out_dir: Path = Path("runs/demo"),
              symphony_steps: int = 4000) -> None:
     started = time.perf_counter()
+    for name in ("PODIUM_KEYS", "PODIUM_HUB_KEY", "PODIUM_ALLOW", "PODIUM_BIND"):
+        os.environ.pop(name, None)  # the demo's fleet is its own, plain, on loopback: no shell keys
     hub = Hub("tcp://127.0.0.1:*").start()
     console.print(f"[bold]1.[/] hub started in-process at {hub.endpoint}")
     podium = [sys.executable, "-m", "control.cli"]

@@ -76,9 +76,10 @@ def _die_with_supervisor() -> None:
 
 @cli.command()
 @click.option("--bind", default=DEFAULT_HUB, show_default=True, help="Address to listen on.")
-@click.option("--keys", type=click.Path(exists=True, dir_okay=False), help="Hub .key_secret file.")
-@click.option("--allow", type=click.Path(exists=True, file_okay=False),
-              help="Directory of client public keys allowed to connect.")
+@click.option("--keys", type=click.Path(exists=True, dir_okay=False), envvar="PODIUM_KEYS",
+              help="Hub .key_secret file (env PODIUM_KEYS).")
+@click.option("--allow", type=click.Path(exists=True, file_okay=False), envvar="PODIUM_ALLOW",
+              help="Directory of client public keys allowed to connect (env PODIUM_ALLOW).")
 def hub(bind: str, keys: str | None, allow: str | None) -> None:
     """Run the hub (the registry of live services) in the foreground."""
     try:

@@ -33,6 +33,7 @@ class Where:
     db: str | None
     service: str | None
     hub: str | None
+    keys: Any = None   # FleetKeys for a secured fleet (--keys/--hub-key, or PODIUM_KEYS...)
 
 
 @click.group(invoke_without_command=True)
@@ -42,17 +43,29 @@ class Where:
 @click.option("--name", default="memory:0", show_default=True, help="The daemon's service name in the hub.")
 @click.option("--hub", envvar="PODIUM_HUB", help="The hub (default tcp://127.0.0.1:5770; env PODIUM_HUB).")
 @bind_option
-@key_options(serves=True)
+@key_options(serves=False)
+@click.option("--allow", "serve_allow", type=click.Path(exists=True, file_okay=False), envvar="PODIUM_ALLOW",
+              help="Serving: directory of client public keys allowed to call (env PODIUM_ALLOW).")
 @click.pass_context
 def memory(ctx: click.Context, db: str | None, service: str | None, name: str, hub: str | None, bind: str,
-           keys) -> None:
+           serve_allow: str | None, keys) -> None:
     """EchoTrail's trajectory store. Without a subcommand: serve --db on the bus as NAME."""
-    ctx.obj = Where(db, service, hub)
+    ctx.obj = Where(db, service, hub, keys)
     if ctx.invoked_subcommand is not None:
         return
     if service or not db:
         raise click.UsageError("the memory daemon serves a file: give --db PATH (and no --service), "
                                "or a subcommand (see --help)")
+    if keys is not None:  # serving: the allow-list is needed too (clients need only the pair)
+        from dataclasses import replace
+
+        from control.errors import PodiumError
+
+        keys = replace(keys, allow=Path(serve_allow) if serve_allow else None)
+        try:
+            keys.server_curve()
+        except PodiumError as exc:
+            fail(str(exc))
     _serve(db, name, hub, bind, keys)
 
 
@@ -108,7 +121,7 @@ def _opened(where: Where, *, create: bool = False) -> Iterator[Any]:
         if where.service:
             from agents.echotrail.service import RemoteMemory
 
-            store: Any = RemoteMemory(where.service, hub=where.hub)
+            store: Any = RemoteMemory(where.service, hub=where.hub, keys=where.keys)
         elif not where.db:
             raise click.UsageError("give --db PATH (a store file) or --service NAME (a memory service on --hub) "
                                    "before the subcommand")

@@ -108,10 +108,11 @@ class RemoteMemory:
     trajectory is found by its content's hash and answers its first id), `prune` is not. `timeout` is per attempt."""
 
     def __init__(self, service: str = "memory:0", *, hub: str | None = None, timeout: float = 30.0,
-                 patience: float = 60.0) -> None:
-        from control.bus.hub import DEFAULT_HUB, open_service
+                 patience: float = 60.0, keys: Any = None) -> None:
+        from control.bus.hub import DEFAULT_HUB, FROM_ENV, open_service
 
-        self.client = open_service(service, hub=hub or DEFAULT_HUB, timeout=timeout)
+        self.client = open_service(service, hub=hub or DEFAULT_HUB, timeout=timeout,
+                                   keys=FROM_ENV if keys is None else keys)
         self.name, self.patience = service, patience
 
     def _call(self, method: str, *args: Any, retry: bool = True) -> Any:

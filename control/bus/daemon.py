@@ -17,7 +17,7 @@ from typing import Any
 import zmq
 
 from control.bus import wire
-from control.bus.hub import DEFAULT_HUB, HEARTBEAT_INTERVAL
+from control.bus.hub import DEFAULT_HUB, FROM_ENV, HEARTBEAT_INTERVAL
 from control.bus.rpc import Client, Server
 from control.bus.security import ClientCurve, FleetKeys, ServerCurve
 from control.errors import AuthenticationFailed
@@ -84,15 +84,23 @@ class Daemon:
     """Serve `target` under `name`, registered with the hub at `hub`.
 
     `run()` serves in the foreground until SIGTERM or SIGINT; `start()`/`stop()` in a thread.
-    With `keys` (a FleetKeys) it serves with CurveZMQ to the allow-list, registers with the hub's
-    public key, and publishes its own public key in its record so clients can find it.
+    With `keys` (a FleetKeys; by default from PODIUM_KEYS, PODIUM_HUB_KEY and PODIUM_ALLOW when
+    set) it serves with CurveZMQ to the allow-list, registers with the hub's public key, and
+    publishes its own public key in its record so clients can find it. `endpoint` defaults to
+    PODIUM_BIND, else tcp://127.0.0.1:*.
     """
 
     def __init__(self, target: object, name: str, kind: str, *, hub: str = DEFAULT_HUB,
-                 endpoint: str = "tcp://127.0.0.1:*", capabilities: dict[str, Any] | None = None,
-                 keys: FleetKeys | None = None, curve: ServerCurve | None = None,
+                 endpoint: str | None = None, capabilities: dict[str, Any] | None = None,
+                 keys: FleetKeys | None = FROM_ENV, curve: ServerCurve | None = None,
                  hub_curve: ClientCurve | None = None,
                  heartbeat_interval: float = HEARTBEAT_INTERVAL, **server_options: Any) -> None:
+        # By default what `podium up` hands every daemon, a `command` device's own script included:
+        # PODIUM_BIND, and PODIUM_KEYS / PODIUM_HUB_KEY / PODIUM_ALLOW when set.
+        endpoint = endpoint or os.environ.get("PODIUM_BIND") or "tcp://127.0.0.1:*"
+        if keys is FROM_ENV:  # a client-only environment (keys, no allow-list) serves nothing: plain
+            keys = FleetKeys.from_env() if curve is None and hub_curve is None else None
+            keys = keys if keys is not None and keys.allow is not None else None
         if keys is not None:
             curve, hub_curve = curve or keys.server_curve(), hub_curve or keys.hub_curve()
         self.server = Server(target, endpoint, name=name, curve=curve, **server_options)

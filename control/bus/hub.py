@@ -17,8 +17,16 @@ import zmq
 
 from control.bus import wire
 from control.bus.rpc import Client, Server, idempotent
-from control.bus.security import Z85_KEY_LENGTH, ClientCurve, FleetKeys, ServerCurve, curve_for_service
-from control.errors import RegistryFull, ServiceNotFound, WireError
+from control.bus.security import (
+    Z85_KEY_LENGTH,
+    ClientCurve,
+    FleetKeys,
+    ServerCurve,
+    curve_for_service,
+    is_local_endpoint,
+    is_z85_key,
+)
+from control.errors import RegistryFull, SecurityConfigError, ServiceNotFound, WireError
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +70,7 @@ class ServiceRecord:
             if data.get(key) is not None and type(data[key]) is not str:
                 raise ValueError(f"service record {key!r} must be a string or nil")
         key = data.get("curve_key")
-        if key is not None and (type(key) is not str or len(key) != Z85_KEY_LENGTH):
+        if key is not None and not is_z85_key(key):
             raise ValueError(f"service record 'curve_key' must be a {Z85_KEY_LENGTH}-character Z85 "
                              "public key or nil")
         return cls(**{k: data[k] for k in RECORD_FIELDS if data.get(k) is not None})
@@ -248,6 +256,11 @@ def open_service(service: str | Client, *, hub: str = DEFAULT_HUB, timeout: floa
     if isinstance(service, Client):
         return service
     if "://" in service:
+        if not is_local_endpoint(service):  # beyond loopback every podium server is CurveZMQ
+            raise SecurityConfigError(
+                f"{service}: an address beyond loopback given directly has no public key to check "
+                "the server against: pass the service's name (its key comes from the hub), or a "
+                "Client made with curve=ClientCurve(...)")
         return Client(service, service=service, timeout=timeout)
     if reconnect:
         return connect(service, hub, timeout=timeout, keys=keys)

@@ -43,8 +43,9 @@ def key_options(serves: bool) -> Callable:
         options = [
             click.option("--keys", "keys_file", type=click.Path(exists=True, dir_okay=False), envvar=KEYS_ENV,
                          help=f"This member's .key_secret file (CurveZMQ; env {KEYS_ENV})."),
-            click.option("--hub-key", "hub_key_file", type=click.Path(exists=True, dir_okay=False),
-                         envvar=HUB_KEY_ENV, help=f"The hub's public .key file (env {HUB_KEY_ENV})."),
+            click.option("--hub-key", "--server-key", "hub_key_file", type=click.Path(exists=True, dir_okay=False),
+                         envvar=HUB_KEY_ENV, help=f"The hub's public .key file (env {HUB_KEY_ENV}; "
+                                                  "--server-key is its old name)."),
         ]
         if serves:
             options.append(click.option("--allow", "allow_dir", type=click.Path(exists=True, file_okay=False),

@@ -38,6 +38,7 @@ from control.errors import (
     MessageTooLarge,
     PodiumError,
     RemoteError,
+    SecurityConfigError,
     UnknownMethod,
     UnsupportedVersion,
     WireError,
@@ -418,7 +419,12 @@ class Client:
             sock.linger = 0
             sock.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
             if self.curve:
-                self.curve.apply(sock)
+                try:
+                    self.curve.apply(sock)
+                except zmq.ZMQError as exc:  # a key that is not 40 Z85 characters
+                    sock.close(linger=0)
+                    raise SecurityConfigError(f"{self.service}: unusable CurveZMQ key for "
+                                              f"{self.endpoint}: {exc}") from None
             # zmq retries a refused handshake silently: only its socket monitor says that the keys,
             # not the network, are wrong, so watch the first handshake and report it at once.
             self._monitor = sock.get_monitor_socket(HANDSHAKE_EVENTS)
@@ -464,9 +470,12 @@ class Client:
         if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
             return (f"{where}: the server refused this client's public key (ZAP status {value}); add "
                     "this client's .key file to the server's allow-list (--allow)")
+        # zmq gives no detail for a mechanism mismatch, a wrong server key, or a peer that closes
+        # the connection during the handshake (not a ZeroMQ service at all): name what is likely.
         if self.curve is None:
-            return (f"{where}: the server requires CurveZMQ keys and this client has none; pass "
-                    "--keys and --hub-key (or set PODIUM_KEYS and PODIUM_HUB_KEY)")
+            return (f"{where}: the server requires CurveZMQ keys and this client has none (pass "
+                    "--keys and --hub-key, or set PODIUM_KEYS and PODIUM_HUB_KEY), or the peer is "
+                    "not a ZeroMQ service")
         return (f"{where}: the server's public key this client was given does not match the server's "
                 "own, or the server is not secured with CurveZMQ")
 

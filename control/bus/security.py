@@ -19,6 +19,7 @@ from pathlib import Path
 
 import zmq
 import zmq.auth
+import zmq.utils.z85
 from zmq.auth.thread import ThreadAuthenticator
 
 from control.errors import InsecureBindError, SecurityConfigError
@@ -136,6 +137,16 @@ class ClientCurve:
 
 KEYS_ENV, HUB_KEY_ENV, ALLOW_ENV = "PODIUM_KEYS", "PODIUM_HUB_KEY", "PODIUM_ALLOW"
 Z85_KEY_LENGTH = 40  # a 32-byte CurveZMQ key in Z85 text
+
+
+def is_z85_key(text: object) -> bool:
+    """True for a CurveZMQ key in Z85 text: 40 characters that decode to 32 bytes."""
+    if type(text) is not str or len(text) != Z85_KEY_LENGTH:
+        return False
+    try:
+        return len(zmq.utils.z85.decode(text.encode("ascii"))) == 32
+    except (ValueError, KeyError, UnicodeEncodeError):
+        return False
 
 
 @dataclass(frozen=True)

@@ -232,8 +232,9 @@ def export_systemd(config_path: Path, out: Path) -> None:
         unit = out / f"podium-{safe_name(name)}.service"
         unit.write_text(systemd_unit(name, argv, after, environment, policy))
         console.print(f"wrote {unit}")
+    first = "podium-hub.service" if hub_here else f"podium-{safe_name(units[0][0])}.service" if units else ""
     console.print(f"install: sudo cp {out}/podium-*.service /etc/systemd/system/ && "
-                  "sudo systemctl daemon-reload && sudo systemctl enable --now podium-hub.service ...")
+                  f"sudo systemctl daemon-reload && sudo systemctl enable --now {first} ...")
 
 
 def systemd_quote(arg: str) -> str:
@@ -245,10 +246,18 @@ def systemd_quote(arg: str) -> str:
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def environment_quote(name: str, value: str) -> str:
+    """One Environment= assignment: systemd expands %-specifiers there but not $VARIABLES."""
+    escaped = f"{name}={value}".replace("%", "%%")
+    if not any(c in escaped for c in ' "\'\\'):
+        return escaped
+    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def systemd_unit(name: str, argv: list[str], after: list[str], environment: dict[str, str], policy) -> str:
     requires = " ".join(after)
     quoted = " ".join(systemd_quote(a) for a in argv)
-    env_lines = "".join(f"Environment={systemd_quote(f'{k}={v}')}\n" for k, v in environment.items())
+    env_lines = "".join(f"Environment={environment_quote(k, v)}\n" for k, v in environment.items())
     return f"""[Unit]
 Description=podium daemon {name}
 After=network.target {requires}

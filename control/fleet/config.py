@@ -105,9 +105,15 @@ class DaemonsConfig(_Strict):
     @field_validator("bind")
     @classmethod
     def _bind(cls, value: str) -> str:
-        transport, sep, rest = value.partition("://")
-        if not sep or transport not in ("tcp", "ipc"):
-            raise ValueError(f"{value!r} is not a tcp:// or ipc:// address")
+        transport, _, rest = value.partition("://")
+        if transport == "tcp" and rest.endswith(":*"):
+            _check_endpoint(value[:-1] + "1")  # the host part, as for a fixed port
+        else:
+            _check_endpoint(value)
+        host = rest.rpartition(":")[0].strip("[]")
+        if transport == "tcp" and host in ("*", "0.0.0.0", "::"):
+            raise ValueError(f"{value!r} binds every interface, and the daemons' hub records would "
+                             "carry that address, which no other host can reach: give this host's address")
         return value
 
     @model_validator(mode="after")
@@ -151,17 +157,34 @@ class FleetConfig(_Strict):
         if secured_hub and self.daemons.keys is None and (self.devices or not self.hub.start):
             raise ValueError("the hub is secured (CurveZMQ): give [daemons] 'keys' so this host's "
                              "daemons can register with it")
+        if self.daemons.keys is not None and self.hub.start and self.hub.keys is None:
+            raise ValueError("[daemons] has keys but the hub this config starts has none: a secured "
+                             "daemon cannot register with a plain hub; give [hub] 'keys' and 'allow'")
+        if self.hub.keys is not None and not self.hub.start:
+            raise ValueError("[hub] 'keys' is the hub's secret key: it belongs on the hub's host only; "
+                             "here (start = false) give [daemons] 'hub_key', the hub's public .key")
         if self.daemons.keys is not None and self.daemons.hub_key is None and self.hub.keys is None:
             raise ValueError("[daemons] needs 'hub_key' (the hub's public .key) when the hub's keys are "
                              "not in this config")
+        fixed_port = self.daemons.bind.startswith("tcp://") and not self.daemons.bind.endswith(":*")
+        if fixed_port and len(self.devices) > 1:
+            raise ValueError(f"[daemons] bind {self.daemons.bind} names one port for {len(self.devices)} "
+                             "daemons: end it in :* (a free port each)")
         return self
+
+    def hub_public_key(self) -> Path | None:
+        """The hub's public key file: [daemons] hub_key, else the .key beside [hub] keys (or the
+        secret file itself, whose public half is read, when no .key lies beside it)."""
+        if self.daemons.hub_key is not None or self.hub.keys is None:
+            return self.daemons.hub_key
+        public = self.hub.keys.with_suffix(".key")
+        return public if public.is_file() else self.hub.keys
 
     def daemon_keys(self) -> dict[str, Path]:
         """The key files this host's daemons get (PODIUM_KEYS, PODIUM_HUB_KEY, PODIUM_ALLOW)."""
         if self.daemons.keys is None:
             return {}
-        hub_key = self.daemons.hub_key or self.hub.keys
-        return {KEYS_ENV: self.daemons.keys, HUB_KEY_ENV: hub_key,
+        return {KEYS_ENV: self.daemons.keys, HUB_KEY_ENV: self.hub_public_key(),
                 **({ALLOW_ENV: allow} if (allow := self.daemons.allow or self.hub.allow) else {})}
 
 

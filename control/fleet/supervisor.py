@@ -30,7 +30,7 @@ from typing import Any
 from control.bus.hub import HubClient
 from control.bus.options import BIND_ENV
 from control.bus.rpc import Client, Server
-from control.bus.security import ALLOW_ENV, HUB_KEY_ENV, KEYS_ENV, FleetKeys, curve_for_service
+from control.bus.security import ALLOW_ENV, HUB_KEY_ENV, KEYS_ENV, FleetKeys, ServerCurve, curve_for_service
 from control.errors import PodiumError
 from control.fleet.config import FleetConfig
 from control.fleet.kinds import podium_command
@@ -144,6 +144,21 @@ def is_our_child(pid: int, root: Path) -> bool:
     return f"{MARKER}={root}".encode() in environ.split(b"\0")
 
 
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """True if `pid` is `ancestor` or one of its descendants (a `command` device may wrap its
+    daemon in a shell): a record left by a dead predecessor, or by another daemon, is not."""
+    for _ in range(16):
+        if pid == ancestor:
+            return True
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        if pid <= 1:
+            return False
+    return False
+
+
 def terminate_all(pids: list[int], timeout: float) -> None:
     """SIGTERM every pid, then SIGKILL what is left after `timeout`."""
     for pid in pids:
@@ -211,6 +226,13 @@ def check_startable(config: FleetConfig) -> FleetKeys | None:
             keys.server_curve()
     except PodiumError as exc:
         raise CannotStart(f"[daemons] keys: {exc}") from None
+    if config.hub.start and config.hub.keys is not None:
+        try:
+            hub_curve = ServerCurve.from_files(config.hub.keys, config.hub.allow)
+        except PodiumError as exc:
+            raise CannotStart(f"[hub] keys: {exc}") from None
+        if keys is None:  # no daemons here: the supervisor asks its hub with the hub's own pair
+            keys = FleetKeys(hub_curve.keys, hub_curve.keys.public)
     problems = [problem for device in config.devices if (problem := device.missing_extra())]
     if problems:
         raise CannotStart("; ".join(problems))
@@ -305,7 +327,9 @@ class Supervisor:
 
     # -- children --------------------------------------------------------------------------------
     def _spawn(self, child: Child) -> None:
-        env = {**os.environ, MARKER: str(self.state.root), PARENT: str(os.getpid()),
+        # The config alone says which keys the daemons get: none of the shell's PODIUM_KEYS & co.
+        inherited = {k: v for k, v in os.environ.items() if k not in (KEYS_ENV, HUB_KEY_ENV, ALLOW_ENV)}
+        env = {**inherited, MARKER: str(self.state.root), PARENT: str(os.getpid()),
                "PODIUM_HUB": self.config.hub.address, BIND_ENV: self.config.daemons.bind,
                "PYTHONUNBUFFERED": "1", **{k: str(v) for k, v in self.config.daemon_keys().items()}}
         with open(child.log_path, "ab") as log_file:
@@ -414,7 +438,7 @@ class Supervisor:
         if child.kind == "hub":
             return True
         record = records.get(child.name)
-        if record is None or not is_our_child(record.get("pid") or 0, self.state.root):
+        if record is None or not _descends_from(record.get("pid") or 0, child.pid):
             return False
         try:
             with Client(record["endpoint"], service=child.name, timeout=0.5,

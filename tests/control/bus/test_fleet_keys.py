@@ -76,8 +76,28 @@ def test_member_keys_name_what_is_missing(keyring):
     assert FleetKeys.from_env({}) is None
 
 
-def test_a_record_with_a_malformed_key_is_refused(secured, keyring):
+@pytest.mark.parametrize("key", ["short", "~" * 40])
+def test_a_record_with_a_malformed_key_is_refused(secured, keyring, key):
     hub, _ = secured
     with HubClient(hub.endpoint, keys=keyring.fleet_keys("client")) as client:
         with pytest.raises(RemoteError, match="curve_key"):
-            client.call("register", "evil", "echo", "tcp://127.0.0.1:1", curve_key="short")
+            client.call("register", "evil", "echo", "tcp://127.0.0.1:1", curve_key=key)
+
+
+def test_an_address_beyond_loopback_needs_a_service_name(keyring):
+    with pytest.raises(SecurityConfigError, match="no public key to check the server against"):
+        open_service("tcp://10.0.0.2:7000", keys=keyring.fleet_keys("client"))
+
+
+def test_a_daemon_takes_its_keys_from_a_serving_environment_only(keyring, monkeypatch, tcp_endpoint):
+    """PODIUM_KEYS with PODIUM_ALLOW (what podium up hands a daemon): served with CurveZMQ; a
+    learner's environment (no allow-list) leaves an in-process daemon plain."""
+    hub_pair = keyring.fleet_keys("hub")
+    with Hub(tcp_endpoint, curve=ServerCurve(hub_pair.keys, keyring.allow)) as hub:
+        for name, value in keyring.environ("host-b").items():
+            monkeypatch.setenv(name, value)
+        with Daemon(EchoService(), "echo:env", "echo", hub=hub.endpoint) as daemon:
+            assert daemon.record["curve_key"] == keyring.fleet_keys("host-b").public_text
+        monkeypatch.delenv("PODIUM_ALLOW")
+        with Daemon(EchoService(), "echo:plain", "echo", hub=hub.endpoint) as daemon:
+            assert "curve_key" not in daemon.record

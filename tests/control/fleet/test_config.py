@@ -70,6 +70,13 @@ def test_a_good_config_loads_with_defaults(tmp_path):
     ('[hub]\naddress = "tcp://10.0.0.1:5770"\nstart = false\n[[devices]]\nname = "s"\nkind = "mujoco"\n',
      ["the hub is secured", "[daemons] 'keys'"]),
     ('[hub]\nstart = false\n[daemons]\nkeys = "k.key_secret"\n', ["[daemons] needs 'hub_key'"]),
+    ('[daemons]\nbind = "tcp://0.0.0.0:*"\nkeys = "k"\nhub_key = "h"\n', ["binds every interface"]),
+    ('[daemons]\nbind = "tcp://127.0.0.1"\n', ["[daemons]", "has no host:port"]),
+    ('[daemons]\nkeys = "k"\nhub_key = "h"\n', ["the hub this config starts has none"]),
+    ('[hub]\nstart = false\nkeys = "hub.key_secret"\nallow = "a"\n[daemons]\nkeys = "k"\nhub_key = "h"\n',
+     ["belongs on the hub's host only"]),
+    ('[daemons]\nbind = "tcp://127.0.0.1:7001"\n[[devices]]\nname = "a"\nkind = "mujoco"\n'
+     '[[devices]]\nname = "b"\nkind = "mujoco"\n', ["names one port for 2 daemons"]),
 ])
 def test_each_mistake_is_named(tmp_path, text, words):
     path = write(tmp_path, text)
@@ -120,7 +127,7 @@ address = "tcp://127.0.0.1:5770"
 keys = "{keyring.secret('hub')}"
 allow = "{keyring.allow}"
 [daemons]
-bind = "tcp://0.0.0.0:*"
+bind = "tcp://127.0.0.1:*"
 keys = "{keyring.secret('host-a')}"
 [[devices]]
 name = "echo:0"
@@ -128,7 +135,7 @@ kind = "command"
 argv = ["podium", "echo"]
 """))
     assert config.daemon_keys() == {"PODIUM_KEYS": keyring.secret("host-a"),
-                                    "PODIUM_HUB_KEY": keyring.secret("hub"),   # its public half is read
+                                    "PODIUM_HUB_KEY": keyring.public("hub"),   # the .key beside it
                                     "PODIUM_ALLOW": keyring.allow}
     keys = check_startable(config)
     assert keys.hub_public == keyring.fleet_keys("hub").keys.public
@@ -144,4 +151,14 @@ hub_key = "{keyring.public('hub')}"
 allow = "{keyring.allow}"
 """))
     with pytest.raises(CannotStart, match=r"\[daemons\] keys: .*host-a.key holds no secret key"):
+        check_startable(config)
+
+
+def test_a_hub_key_file_without_its_secret_half_is_refused_before_starting(tmp_path, keyring):
+    config = load_config(write(tmp_path, f"""
+[hub]
+keys = "{keyring.public('hub')}"
+allow = "{keyring.allow}"
+"""))
+    with pytest.raises(CannotStart, match=r"\[hub\] keys: .*hub.key holds no secret key"):
         check_startable(config)

@@ -235,3 +235,24 @@ argv = ["sh", "-c", "{wait}; exec {sys.executable} -m control.cli echo --name ec
             assert client.lookup("echo:slow")["name"] == "echo:slow"
     finally:
         podium("down", "--state-dir", str(state))
+
+
+def test_the_shells_keys_do_not_reach_the_daemons_of_a_plain_fleet(tmp_path, keyring):
+    """A learner's PODIUM_KEYS exported in the shell that runs `podium up` on a plain config: the
+    daemons still serve plain and register (the config alone decides their keys)."""
+    config, hub = write_config(tmp_path, f"""
+[[devices]]
+name = "echo:plain"
+kind = "command"
+argv = ["{sys.executable}", "-m", "control.cli", "echo", "--name", "echo:plain"]
+""")
+    state = tmp_path / "state"
+    try:
+        started = podium("up", str(config), "--state-dir", str(state), "--detach",
+                         env={**os.environ, **keyring.environ("client")})
+        assert started.returncode == 0, started.stderr
+        wait_until(lambda: supervised(state)["echo:plain"]["state"] == "running", timeout=30)
+        with HubClient(hub, keys=None) as client:
+            assert client.lookup("echo:plain")["curve_key"] is None
+    finally:
+        podium("down", "--state-dir", str(state))
