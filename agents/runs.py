@@ -40,10 +40,15 @@ class ProgressLog:
             writer.writerow(row)
 
     def rows(self) -> list[dict[str, str]]:
+        """The complete rows: a last line without its newline (the process was killed while
+        writing it) is left out, and so dropped by `keep` when a run resumes."""
         if not self.path.exists():
             return []
         with open(self.path, newline="") as f:
-            return list(csv.DictReader(f))
+            text = f.read()
+        if text and not text.endswith("\n"):
+            text = text[: text.rfind("\n") + 1]
+        return list(csv.DictReader(text.splitlines(keepends=True)))
 
     def keep(self, wanted: Callable[[dict[str, str]], bool]) -> None:
         """Drop the rows `wanted` refuses (a resumed run writes them again)."""

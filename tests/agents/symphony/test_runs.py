@@ -258,3 +258,20 @@ def test_cli_trains_the_short_preset(tmp_path, one_thread):
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "s" / "config.json").read_text())
     assert (config["hidden"], config["batch"], config["capacity"], config["eval_every"]) == (128, 96, 51_200, 1_000)
+
+
+def test_a_row_cut_short_by_a_kill_is_left_out_and_dropped_on_resume(tmp_path):
+    """A process killed while writing a CSV row leaves a line without its newline: readers leave
+    it out, and `keep` (a resume) rewrites the file without it."""
+    from agents.runs import ProgressLog
+
+    log = ProgressLog(tmp_path, ("env_steps", "eval_return"))
+    log.append({"env_steps": 1000, "eval_return": 1.5})
+    log.append({"env_steps": 2000, "eval_return": 2.5})
+    with open(log.path, "a") as f:
+        f.write("3000,3.")  # the kill: half a row
+    assert [r["env_steps"] for r in log.rows()] == ["1000", "2000"]
+    log.keep(lambda row: int(row["env_steps"]) <= 5000)
+    assert log.path.read_text().splitlines() == ["env_steps,eval_return", "1000,1.5", "2000,2.5"]
+    log.append({"env_steps": 3000, "eval_return": 3.5})
+    assert [r["eval_return"] for r in log.rows()] == ["1.5", "2.5", "3.5"]
