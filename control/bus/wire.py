@@ -11,6 +11,7 @@ Inside the tree, values that msgpack has no type for travel as msgpack extension
     ext 1  ndarray   payload msgpack [frame_index, dtype_str, shape]  (bytes in frame 1+frame_index)
     ext 2  np scalar payload msgpack [dtype_str, raw_bytes]
     ext 3  tuple     payload msgpack [items...]
+    ext 4  ndarray   payload msgpack [dtype_str, shape, raw_bytes]    (small arrays, in the header)
 
 No pickle, ever: only the types above cross the wire. Arrays over COPY_THRESHOLD bytes are sent
 without copying (zmq keeps a reference to the array's memory) and received as read-only views of
@@ -38,6 +39,10 @@ from control.errors import UnsupportedVersion, WireError
 
 PROTOCOL_VERSION = 1
 COPY_THRESHOLD = 64 * 1024  # bytes; smaller frames are copied by pyzmq, which is faster for them
+# Arrays up to this size travel inside the header (ext 4), not as frames of their own: each zmq
+# frame is a Python-level send and receive (and a Frame object) on both sides, which costs more
+# than copying a few KiB; an env step's infos alone are a dozen small arrays.
+INLINE_MAX_BYTES = 4 * 1024
 
 CALL = "call"            # client -> server: run `method` with body {"args": [...], "kwargs": {...}}
 REPLY = "reply"          # server -> client: body is the return value
@@ -53,6 +58,7 @@ _BUF = 1024
 EXT_NDARRAY = 1
 EXT_SCALAR = 2
 EXT_TUPLE = 3
+EXT_INLINE_NDARRAY = 4
 
 HEADER_KEYS = frozenset({"v", "kind", "id", "method", "deadline", "body"})
 # Containers (arrays, maps, tuples) nested in one another, the outermost (the header map) being 1.
@@ -144,6 +150,9 @@ class _Encoder:
     def default(self, obj: Any) -> msgpack.ExtType:
         if isinstance(obj, np.ndarray):
             _check_dtype(obj.dtype)
+            if obj.nbytes <= INLINE_MAX_BYTES:
+                meta = [obj.dtype.str, list(obj.shape), obj.tobytes()]  # tobytes: C order, a copy
+                return msgpack.ExtType(EXT_INLINE_NDARRAY, msgpack.packb(meta, use_bin_type=True))
             flat = np.ascontiguousarray(obj).reshape(-1)
             # Viewed as bytes so that every dtype (datetime64 too) exports a plain buffer.
             self.buffers.append(flat.view(np.uint8))
@@ -192,7 +201,7 @@ class _Decoder:
     count alone to bound the elements.
     """
 
-    __slots__ = ("buffers", "counting", "elements", "containers", "ext_depth", "frames_used")
+    __slots__ = ("buffers", "counting", "elements", "containers", "ext_depth", "frames_used", "inline_noise")
 
     def __init__(self, buffers: Sequence[Any], counting: bool) -> None:
         self.buffers = buffers
@@ -201,6 +210,8 @@ class _Decoder:
         self.containers = 0
         self.ext_depth = 0
         self.frames_used: set[int] = set()
+        # bytes of inline arrays that look like container headers: not containers, see decode_tree
+        self.inline_noise = 0
 
     def count(self, container: Any) -> Any:
         self.containers += 1
@@ -219,6 +230,15 @@ class _Decoder:
             if index in self.frames_used:
                 raise WireError(f"buffer frame {index} is referred to by two arrays")
             self.frames_used.add(index)
+            return array
+        if code == EXT_INLINE_NDARRAY:
+            meta = _unpack_meta(data)
+            if type(meta) is not list or len(meta) != 3 or type(meta[2]) is not bytes:
+                raise WireError(f"inline ndarray extension must hold [dtype, shape, bytes], got {show(meta)}")
+            dtype_str, shape, raw = meta
+            array = _array_from_bytes(raw, dtype_str, shape, "inline array")
+            if not self.counting:
+                self.inline_noise += len(raw) - len(raw.translate(None, _CONTAINER_BYTES))
             return array
         if code == EXT_SCALAR:
             meta = _unpack_meta(data)
@@ -318,14 +338,18 @@ def _array_from_frame(buffers: Sequence[Any], index: Any, dtype_str: Any, shape:
     if type(index) is not int or not 0 <= index < len(buffers):
         raise WireError(f"array refers to buffer frame {_short.repr(index)} but the message has "
                         f"{len(buffers)}")
-    if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
-        raise WireError(f"array shape must be a list of non-negative ints, got {show(shape)}")
+    return _array_from_bytes(_frame_bytes(buffers[index]), dtype_str, shape, f"buffer frame {index}")
+
+
+def _array_from_bytes(buf: Any, dtype_str: Any, shape: Any, where: str) -> np.ndarray:
+    """A read-only array over `buf` (a frame's or the header's bytes), after checking that the
+    dtype is portable and the bytes are exactly what dtype and shape need."""
+    if type(shape) is not list or len(shape) > MAX_NDIM or not all(type(n) is int and n >= 0 for n in shape):
+        raise WireError(f"array shape must be a list of at most {MAX_NDIM} non-negative ints, got {show(shape)}")
     dtype = _parse_dtype(dtype_str)
-    buf = _frame_bytes(buffers[index])
     expected = dtype.itemsize * math.prod(shape)
     if len(buf) != expected:
-        raise WireError(f"buffer frame {index} holds {len(buf)} bytes but dtype "
-                        f"{dtype_str} and shape {shape} need {expected}")
+        raise WireError(f"{where} holds {len(buf)} bytes but dtype {dtype_str} and shape {shape} need {expected}")
     return np.frombuffer(buf, dtype=dtype).reshape(shape)
 
 
@@ -358,7 +382,7 @@ def decode_tree(frames: Sequence[Any]) -> Any:
     if counting:
         containers = decoder.containers
     else:
-        containers = len(raw) - len(raw.translate(None, _CONTAINER_BYTES))
+        containers = len(raw) - len(raw.translate(None, _CONTAINER_BYTES)) - decoder.inline_noise
     # Within one unpackb msgpack nests up to 1024 deep; only a tree with more containers than
     # MAX_DEPTH can nest deeper than that, and only then is the walk worth its cost.
     if (containers > MAX_DEPTH or type(tree) is msgpack.Timestamp

@@ -150,6 +150,8 @@ def seeds() -> dict[str, bytes]:
             "a": {"b": {"c": {"d": [1, {"e": None}]}}}, "f": {1: "int key", 2.5: "float key"}}}),
         "reply_value": wire.Message(wire.REPLY, 7, body=5),
         "reply_array": wire.Message(wire.REPLY, 8, body=np.arange(6, dtype="<i8").reshape(3, 2)),
+        # beyond wire.INLINE_MAX_BYTES: the array travels in a buffer frame of its own
+        "reply_frame_array": wire.Message(wire.REPLY, 15, body=[np.arange(520, dtype="<f8"), np.ones(3, "<f4")]),
         "reply_step": wire.Message(wire.REPLY, 9, body=(obs, 1.0, False, False, {"t": np.float64(2)})),
         "reply_strings": wire.Message(wire.REPLY, 13, body={
             "u": np.array(["ab", "c"], dtype="<U2"), "s": np.array([b"xyz"], dtype="|S3"),

@@ -223,7 +223,8 @@ def test_only_portable_dtypes_travel(dtype):
 
 
 def test_frames_must_match_the_arrays(server, raw):
-    arr = wire.encode_tree({"args": [np.arange(3.0)]})
+    arr = wire.encode_tree({"args": [np.arange(1024.0)]})  # beyond INLINE_MAX_BYTES: a frame of its own
+    assert len(arr) == 2
     extra = [packed(method="echo", body=msgpack.unpackb(arr[0], ext_hook=msgpack.ExtType))]
     reply = reply_to(raw, [*extra, bytes(arr[1]), b"unreferenced"])
     assert reply.body["type"] == "WireError" and "refer to" in reply.body["message"]

@@ -155,3 +155,34 @@ def test_truncated_header_is_refused():
     frames = wire.encode(wire.Message(wire.CALL, 1, "m", None, {"args": [1, 2, 3]}))
     with pytest.raises(WireError):
         wire.decode([frames[0][: len(frames[0]) // 2]])
+
+
+def test_small_arrays_travel_inside_the_header_and_large_ones_as_frames():
+    small, large = np.arange(12, dtype=np.float32).reshape(3, 4), np.arange(2048, dtype=np.float64)
+    edge = np.zeros(wire.INLINE_MAX_BYTES // 8, np.float64)  # exactly the limit: inline
+    frames = wire.encode(wire.Message(wire.REPLY, 1, body={"s": small, "l": large, "e": edge,
+                                                           "t": small.T, "empty": np.zeros((0, 3), np.int8)}))
+    assert len(frames) == 2  # the header, and one frame for the large array only
+    body = wire.decode([bytes(f) for f in frames]).body
+    for key, want in (("s", small), ("l", large), ("e", edge), ("t", small.T)):
+        assert body[key].dtype == want.dtype and np.array_equal(body[key], want)
+    assert body["t"].flags.c_contiguous and body["empty"].shape == (0, 3)
+
+
+@pytest.mark.parametrize("meta, words", [
+    (["<f4", [3], b"\0" * 8], "holds 8 bytes but dtype <f4 and shape [3] need 12"),
+    (["|O", [1], b"\0" * 8], "unknown dtype"),
+    (["<f4", [-1], b""], "non-negative ints"),
+    (["<f4", [1] * 65, b"\0" * 4], "at most 64"),
+    (["<f4", [1]], "must hold [dtype, shape, bytes]"),
+    (["<f4", [1], "text"], "must hold [dtype, shape, bytes]"),
+])
+def test_a_bad_inline_array_is_named(meta, words):
+    import msgpack
+
+    ext = msgpack.ExtType(wire.EXT_INLINE_NDARRAY, msgpack.packb(meta, use_bin_type=True))
+    header = msgpack.packb({"v": 1, "kind": "reply", "id": 1, "method": None, "deadline": None,
+                            "body": ext}, use_bin_type=True)
+    with pytest.raises(WireError) as refused:
+        wire.decode([header])
+    assert words in str(refused.value)
