@@ -158,7 +158,7 @@ def report(env_id, steps, seeds, root, out) -> None:
         raise click.UsageError(f"no progress.csv with rows under {base}")
     ax.set_xlabel("env steps (exploration included)")
     ax.set_ylabel("mean eval return (noiseless)")
-    ax.set_title(f"{env_id}: Symphony ('short' preset) vs SB3 SAC, mean and min-max over seeds")
+    ax.set_title(f"{env_id}: Symphony ('short' preset) vs SB3 SAC\nmean and min-max band over seeds", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend()
     path = Path(out) if out else base / "curves.png"
