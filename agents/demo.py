@@ -28,6 +28,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from control.bus.hub import Hub, HubClient, connect, wait_for_service
+from control.bus.security import ALLOW_ENV, BIND_ENV, HUB_KEY_ENV, KEYS_ENV
 from control.errors import RemoteError
 from control.extras import needs_extra
 from control.phone import JSONAction, Observation, PhoneDevice
@@ -68,7 +69,7 @@ def round_trips(call: Callable[[], Any], count: int, progress: Progress, label: 
 def run_demo(console: Console, calls: int = 2000, steps: int = 300, out_dir: Path = Path("runs/demo"),
              symphony_steps: int = 4000) -> None:
     started = time.perf_counter()
-    for name in ("PODIUM_KEYS", "PODIUM_HUB_KEY", "PODIUM_ALLOW", "PODIUM_BIND"):
+    for name in (KEYS_ENV, HUB_KEY_ENV, ALLOW_ENV, BIND_ENV):
         os.environ.pop(name, None)  # the demo's fleet is its own, plain, on loopback: no shell keys
     hub = Hub("tcp://127.0.0.1:*").start()
     console.print(f"[bold]1.[/] hub started in-process at {hub.endpoint}")

@@ -19,7 +19,7 @@ import zmq
 from control.bus import wire
 from control.bus.hub import DEFAULT_HUB, FROM_ENV, HEARTBEAT_INTERVAL
 from control.bus.rpc import Client, Server
-from control.bus.security import ClientCurve, FleetKeys, ServerCurve
+from control.bus.security import BIND_ENV, DEFAULT_BIND, ClientCurve, FleetKeys, ServerCurve
 from control.errors import AuthenticationFailed
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Daemon:
                  heartbeat_interval: float = HEARTBEAT_INTERVAL, **server_options: Any) -> None:
         # By default what `podium up` hands every daemon, a `command` device's own script included:
         # PODIUM_BIND, and PODIUM_KEYS / PODIUM_HUB_KEY / PODIUM_ALLOW when set.
-        endpoint = endpoint or os.environ.get("PODIUM_BIND") or "tcp://127.0.0.1:*"
+        endpoint = endpoint or os.environ.get(BIND_ENV) or DEFAULT_BIND
         if keys is FROM_ENV:  # a client-only environment (keys, no allow-list) serves nothing: plain
             keys = FleetKeys.from_env() if curve is None and hub_curve is None else None
             keys = keys if keys is not None and keys.allow is not None else None

@@ -12,12 +12,9 @@ from typing import Any
 import click
 
 from control.bus.hub import DEFAULT_HUB
-from control.bus.security import ALLOW_ENV, HUB_KEY_ENV, KEYS_ENV, FleetKeys
+from control.bus.security import ALLOW_ENV, BIND_ENV, DEFAULT_BIND, HUB_KEY_ENV, KEYS_ENV, FleetKeys
 from control.errors import PodiumError
 from control.terminal import fail
-
-BIND_ENV = "PODIUM_BIND"
-DEFAULT_BIND = "tcp://127.0.0.1:*"
 
 hub_option = click.option("--hub", "hub_endpoint", default=DEFAULT_HUB, show_default=True,
                           envvar="PODIUM_HUB", help="Hub address.")

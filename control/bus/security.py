@@ -102,11 +102,7 @@ class ServerCurve:
 
     @classmethod
     def from_files(cls, secret_file: str | os.PathLike, allowed_clients: str | os.PathLike) -> ServerCurve:
-        keys = KeyPair.load_secret(secret_file)
-        allowed = Path(allowed_clients)
-        if not allowed.is_dir():
-            raise SecurityConfigError(f"client allow-list {allowed} is not a directory of .key files")
-        return cls(keys, allowed)
+        return FleetKeys.from_files(secret_file, allow=allowed_clients).server_curve()
 
     def start_authenticator(self, context: zmq.Context) -> ThreadAuthenticator:
         auth = ThreadAuthenticator(context)
@@ -136,6 +132,8 @@ class ClientCurve:
 
 
 KEYS_ENV, HUB_KEY_ENV, ALLOW_ENV = "PODIUM_KEYS", "PODIUM_HUB_KEY", "PODIUM_ALLOW"
+BIND_ENV = "PODIUM_BIND"          # where a daemon serves, when not told (how `podium up` says it)
+DEFAULT_BIND = "tcp://127.0.0.1:*"
 Z85_KEY_LENGTH = 40  # a 32-byte CurveZMQ key in Z85 text
 
 
@@ -169,11 +167,12 @@ class FleetKeys:
                     "a hub key or an allow-list was given without this member's own key pair: pass "
                     f"--keys FILE.key_secret (or set {KEYS_ENV})")
             return None
+        own = KeyPair.load_secret(keys)
         allowed = Path(allow) if allow is not None else None
         if allowed is not None and not allowed.is_dir():
             raise SecurityConfigError(f"client allow-list {allowed} is not a directory of .key files")
         hub_public = KeyPair.load(hub_key).public if hub_key is not None else None
-        return cls(KeyPair.load_secret(keys), hub_public, allowed)
+        return cls(own, hub_public, allowed)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> FleetKeys | None:

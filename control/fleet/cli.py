@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from control.bus.options import BIND_ENV
 from control.errors import PodiumError
 from control.fleet.config import FleetConfig, load_config
 from control.fleet.supervisor import (
@@ -226,30 +225,23 @@ def export_systemd(config_path: Path, out: Path) -> None:
     units = [("hub", hub_argv(config), [])] if hub_here else []
     units += [(d.name, d.daemon_argv(config.hub.address), ["podium-hub.service"] if hub_here else [])
               for d in config.devices]
-    environment = {"PODIUM_HUB": config.hub.address, BIND_ENV: config.daemons.bind,
-                   **{k: str(Path(v).resolve()) for k, v in config.daemon_keys().items()}}
     for name, argv, after in units:
         unit = out / f"podium-{safe_name(name)}.service"
-        unit.write_text(systemd_unit(name, argv, after, environment, policy))
+        unit.write_text(systemd_unit(name, argv, after, config.daemon_environment(), policy))
         console.print(f"wrote {unit}")
     first = "podium-hub.service" if hub_here else f"podium-{safe_name(units[0][0])}.service" if units else ""
     console.print(f"install: sudo cp {out}/podium-*.service /etc/systemd/system/ && "
                   f"sudo systemctl daemon-reload && sudo systemctl enable --now {first} ...")
 
 
-def systemd_quote(arg: str) -> str:
+def systemd_quote(arg: str, variables: bool = True) -> str:
     """One ExecStart word as systemd reads it: double-quoted with \\ and \" escaped, and % doubled
-    and $ (systemd expands %-specifiers and $VARIABLES even inside quotes)."""
-    escaped = arg.replace("%", "%%").replace("$", "$$")
+    and $ (systemd expands %-specifiers and $VARIABLES even inside quotes). `variables=False` for
+    an Environment= assignment, where systemd expands %-specifiers but not $VARIABLES."""
+    escaped = arg.replace("%", "%%")
+    if variables:
+        escaped = escaped.replace("$", "$$")
     if escaped and not any(c in escaped for c in ' "\'\\;$'):
-        return escaped
-    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def environment_quote(name: str, value: str) -> str:
-    """One Environment= assignment: systemd expands %-specifiers there but not $VARIABLES."""
-    escaped = f"{name}={value}".replace("%", "%%")
-    if not any(c in escaped for c in ' "\'\\'):
         return escaped
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -257,7 +249,8 @@ def environment_quote(name: str, value: str) -> str:
 def systemd_unit(name: str, argv: list[str], after: list[str], environment: dict[str, str], policy) -> str:
     requires = " ".join(after)
     quoted = " ".join(systemd_quote(a) for a in argv)
-    env_lines = "".join(f"Environment={environment_quote(k, v)}\n" for k, v in environment.items())
+    env_lines = "".join(f"Environment={systemd_quote(f'{k}={v}', variables=False)}\n"
+                        for k, v in environment.items())
     return f"""[Unit]
 Description=podium daemon {name}
 After=network.target {requires}

@@ -50,7 +50,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from control.bus.hub import DEFAULT_HUB
-from control.bus.security import ALLOW_ENV, HUB_KEY_ENV, KEYS_ENV, is_local_endpoint
+from control.bus.security import ALLOW_ENV, BIND_ENV, DEFAULT_BIND, HUB_KEY_ENV, KEYS_ENV, is_local_endpoint
 from control.errors import PodiumError
 from control.fleet.kinds import DeviceConfig, device_kinds
 
@@ -97,7 +97,7 @@ class HubConfig(_Strict):
 class DaemonsConfig(_Strict):
     """Where this host's daemons listen and the keys they serve and register with."""
 
-    bind: str = "tcp://127.0.0.1:*"
+    bind: str = DEFAULT_BIND
     keys: Path | None = None      # this host's .key_secret
     hub_key: Path | None = None   # the hub's public .key
     allow: Path | None = None     # who may call the daemons
@@ -179,6 +179,12 @@ class FleetConfig(_Strict):
             return self.daemons.hub_key
         public = self.hub.keys.with_suffix(".key")
         return public if public.is_file() else self.hub.keys
+
+    def daemon_environment(self) -> dict[str, str]:
+        """What this host's daemons are told through their environment, by `podium up` and by the
+        systemd units alike: the hub, where to serve and (when set) their key files, absolute."""
+        return {"PODIUM_HUB": self.hub.address, BIND_ENV: self.daemons.bind,
+                **{name: str(Path(path).resolve()) for name, path in self.daemon_keys().items()}}
 
     def daemon_keys(self) -> dict[str, Path]:
         """The key files this host's daemons get (PODIUM_KEYS, PODIUM_HUB_KEY, PODIUM_ALLOW)."""

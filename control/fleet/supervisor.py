@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from control.bus.hub import HubClient
-from control.bus.options import BIND_ENV
 from control.bus.rpc import Client, Server
 from control.bus.security import ALLOW_ENV, HUB_KEY_ENV, KEYS_ENV, FleetKeys, ServerCurve, curve_for_service
 from control.errors import PodiumError
@@ -144,16 +143,25 @@ def is_our_child(pid: int, root: Path) -> bool:
     return f"{MARKER}={root}".encode() in environ.split(b"\0")
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, parent pid, ...); None when
+    there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def _descends_from(pid: int, ancestor: int) -> bool:
     """True if `pid` is `ancestor` or one of its descendants (a `command` device may wrap its
     daemon in a shell): a record left by a dead predecessor, or by another daemon, is not."""
     for _ in range(16):
         if pid == ancestor:
             return True
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
+        fields = _stat_fields(pid)
+        if fields is None:
             return False
+        pid = int(fields[1])
         if pid <= 1:
             return False
     return False
@@ -197,11 +205,8 @@ def _alive(pid: int) -> bool:
         os.waitpid(pid, os.WNOHANG)  # reap it if it is our own zombie
     except ChildProcessError:
         pass
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 # -- what to run for each device -------------------------------------------------------------------
@@ -330,8 +335,7 @@ class Supervisor:
         # The config alone says which keys the daemons get: none of the shell's PODIUM_KEYS & co.
         inherited = {k: v for k, v in os.environ.items() if k not in (KEYS_ENV, HUB_KEY_ENV, ALLOW_ENV)}
         env = {**inherited, MARKER: str(self.state.root), PARENT: str(os.getpid()),
-               "PODIUM_HUB": self.config.hub.address, BIND_ENV: self.config.daemons.bind,
-               "PYTHONUNBUFFERED": "1", **{k: str(v) for k, v in self.config.daemon_keys().items()}}
+               "PYTHONUNBUFFERED": "1", **self.config.daemon_environment()}
         with open(child.log_path, "ab") as log_file:
             log_file.write(f"\n--- podium up: starting {child.name}: {' '.join(child.argv)}\n".encode())
             log_file.flush()

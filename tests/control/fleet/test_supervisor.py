@@ -1,6 +1,7 @@
 """podium up / status / logs / restart / down with real processes, and the faults they must survive."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -177,16 +178,18 @@ def test_export_systemd_writes_one_unit_per_daemon(fleet, tmp_path):
     assert f"sim Pendulum-v1 --envs 2 --name sim:b --hub {hub}" in text
     assert "After=network.target podium-hub.service" in text
 
+def echo_device(name: str, first: str | None = None) -> str:
+    """A `command` device entry running `podium echo --name NAME`, after the shell command
+    `first` when given (the shell then execs the daemon, so its pid is the device's)."""
+    echo = f"{sys.executable} -m control.cli echo --name {name}"
+    argv = f'["sh", "-c", "{first}; exec {echo}"]' if first else json.dumps(echo.split())
+    return f'[[devices]]\nname = "{name}"\nkind = "command"\nargv = {argv}\n'
+
 
 def test_a_secured_fleet_under_podium_up(tmp_path, keyring):
     """`podium up` runs a CURVE hub and daemons with this host's keys; `podium ls` and `podium call`
     work with a client's keys (the service's key taken from the trusted hub) and refuse without."""
-    config, hub = write_config(tmp_path, f"""
-[[devices]]
-name = "echo:secure"
-kind = "command"
-argv = ["{sys.executable}", "-m", "control.cli", "echo", "--name", "echo:secure"]
-""")
+    config, hub = write_config(tmp_path, echo_device("echo:secure"))
     config.write_text(config.read_text().replace(
         "[supervisor]", f'keys = "{keyring.secret("hub")}"\nallow = "{keyring.allow}"\n'
                         f'[daemons]\nkeys = "{keyring.secret("host-a")}"\n[supervisor]'))
@@ -216,12 +219,7 @@ def test_a_daemon_is_starting_until_it_is_registered_and_answering(tmp_path):
     before the hub has it."""
     release = tmp_path / "release"
     wait = f"while [ ! -e {release} ]; do sleep 0.1; done"
-    config, hub = write_config(tmp_path, f"""
-[[devices]]
-name = "echo:slow"
-kind = "command"
-argv = ["sh", "-c", "{wait}; exec {sys.executable} -m control.cli echo --name echo:slow"]
-""")
+    config, hub = write_config(tmp_path, echo_device("echo:slow", first=wait))
     state = tmp_path / "state"
     try:
         up(config, state)
@@ -240,12 +238,7 @@ argv = ["sh", "-c", "{wait}; exec {sys.executable} -m control.cli echo --name ec
 def test_the_shells_keys_do_not_reach_the_daemons_of_a_plain_fleet(tmp_path, keyring):
     """A learner's PODIUM_KEYS exported in the shell that runs `podium up` on a plain config: the
     daemons still serve plain and register (the config alone decides their keys)."""
-    config, hub = write_config(tmp_path, f"""
-[[devices]]
-name = "echo:plain"
-kind = "command"
-argv = ["{sys.executable}", "-m", "control.cli", "echo", "--name", "echo:plain"]
-""")
+    config, hub = write_config(tmp_path, echo_device("echo:plain"))
     state = tmp_path / "state"
     try:
         started = podium("up", str(config), "--state-dir", str(state), "--detach",
