@@ -19,11 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.echotrail.trajectory import Scores
-from agents.gui.goal import TIME, entry_values, read_goal
+from agents.gui.goal import EMAIL, PHONE, TIME, entry_values, read_goal
 
 COMMIT = re.compile(r"\b(save|ok|done|send|set|add|start|create|apply|confirm|delete|remove|update)\b", re.I)
 DELETE_WORDS = re.compile(r"\b(delete|remove)\b", re.I)
 EMPTY = re.compile(r"\bno \w+ (found|match)|^no \w+$", re.I)
+# A question about what someone wrote (a message, a note): its answer is free text, which may itself be
+# a question ("Are we still on for tennis?"), and is not the writer's phone number or email address.
+SAID = re.compile(r"\b(say|said|says|text|texted|wrote|write|written|message)\b", re.I)
+ASKS_CONTACT = re.compile(r"\b(number|phone|email|address)\b", re.I)
 
 
 @dataclass
@@ -300,8 +304,13 @@ def _answer_evidence(episode: Episode, facts, reasons: list[str]) -> float:
     if not answer:
         reasons.append("an empty answer")
         return 0.0
-    if answer.endswith("?"):
+    asks_said = bool(SAID.search(facts.core)) and not ASKS_CONTACT.search(episode.goal)
+    if answer.endswith("?") and not asks_said:
         reasons.append(f"the answer {answer!r} is itself a question")
+        return 0.2
+    if asks_said and (PHONE.fullmatch(answer) or EMAIL.fullmatch(answer)):
+        reasons.append(f"the answer {answer!r} is a phone number or an email address; the question asks "
+                       "what was written")
         return 0.2
     if re.search(r"\bwhat time\b|\bwhen\b", episode.goal, re.I) and len(TIME.findall(answer)) > 1:
         reasons.append(f"the answer {answer!r} gives several times where the question asks for one")

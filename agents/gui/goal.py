@@ -174,7 +174,10 @@ def goal_key(goal: str) -> str:
     """The goal with each value replaced by a word for its kind: what retrieval compares."""
     facts = read_goal(goal)
     key = goal
-    for value in sorted(facts.values + [Value(n, "name") for n in facts.names], key=lambda v: -len(v.text)):
+    values = facts.values + [Value(n, "name") for n in facts.names]
+    if facts.new_value and not any(facts.new_value in v.text for v in values):
+        values.append(Value(facts.new_value, "text"))    # what something becomes ("... to Birthday party")
+    for value in sorted(values, key=lambda v: -len(v.text)):
         key = key.replace(f'"{value.text}"', KIND_WORDS[value.kind]).replace(value.text, KIND_WORDS[value.kind])
     for hour, minute, half in TIME.findall(key):
         key = key.replace(f"{hour}:{minute}" + (f" {half}" if half else ""), "a time")

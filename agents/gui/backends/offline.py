@@ -46,6 +46,8 @@ ASKING = frozenset("what which when where many much tell read look check does ha
 MEMORY_TRUST = 0.65     # the cosine of goal keys above which a remembered task is taken for this one
 MEMORY_LOOSE = 0.2      # ... and above which one is taken when another retrieved memory confirms its path
 MEMORY_AGREE = 0.5      # the path overlap (Jaccard) at which two memories confirm each other
+# "on" as a state ("the first alarm that is on"), not a preposition ("Budget review on November 15")
+SWITCHED_ON = re.compile(r"\b(active|switched on|turned on|enabled)\b|\bon\b(?!\s+(?:[A-Z]|\d|the|my|a)\w*)", re.I)
 COMMIT = ("Save", "OK", "Done", "Send", "Set", "Add", "Start", "Delete", "Confirm", "Create", "Apply")
 
 
@@ -339,8 +341,9 @@ class Policy:
             found = [e for e in values if PHONE.fullmatch(e.text.strip())]
         elif re.search(r"\btime\b|\bwhen\b|earliest|first alarm|\bstart", goal):
             found = [e for e in values if TIME.search(e.text)]
-            if re.search(r"\b(on|active|switched on)\b", goal):   # only what is switched on
-                on = [e for e in self.elements if e.checkable and e.checked and TIME.search(e.content_desc)]
+            timed_switches = [e for e in self.elements if e.checkable and TIME.search(e.content_desc)]
+            if timed_switches and SWITCHED_ON.search(goal):   # only what is switched on (alarms)
+                on = [e for e in timed_switches if e.checked]
                 found = [e for e in found if any(e.text in s.content_desc for s in on)]
             if not (found and self._on_subject()):
                 return None
@@ -617,7 +620,7 @@ class Policy:
         scores = self.e.similarity(self.facts.core, labels) + self._word_overlap(labels)
         for i, (label, element) in enumerate(zip(labels, candidates)):
             if self.named(label):           # the goal names it outright (a contact, a note, an alarm's time):
-                scores[i] += 0.3 + 0.15 * len(WORD.findall(label))   # the longer the name, the surer
+                scores[i] += 0.45 + 0.15 * len(WORD.findall(label))  # the longer the name, the surer
             elif len(label.split()) > 4:
                 scores[i] -= 0.25           # a sentence on screen (a message, a note's text) is content, not a control
             if self.facts.names and NAMEISH.fullmatch(label) and label not in self.facts.names \

@@ -161,6 +161,8 @@ def test_a_rename_saved_in_a_filtered_list_is_believed_from_the_saved_form():
 @pytest.mark.parametrize("goal, answer, why", [
     ("What model is this phone?", "Can you pick up some bread on the way?", "itself a question"),
     ("What time is my Gym on November 21?", "8:30 AM – 9:00 AM", "several times"),
+    ("What did Diego Kowalski say in their last text?", "+1 891-773-3979", "the question asks what was written"),
+    ("What was the last thing Bruno Garcia texted me?", "bruno.16@outlook.com", "the question asks what was written"),
 ])
 def test_an_answer_that_is_no_answer_to_the_question_is_refused(goal, answer, why):
     """Read off a screen it saw, but a question is no answer, and a span is not the one time asked."""
@@ -168,3 +170,13 @@ def test_an_answer_that_is_no_answer_to_the_question_is_refused(goal, answer, wh
     steps = [_step({"action_type": "answer", "text": answer}, "", labels=shown)]
     verdict = _judge(goal, steps, "answered", shown, app="Messages", answer=answer)
     assert not verdict.accepted and any(why in r for r in verdict.reasons), verdict.reasons
+
+
+def test_a_message_that_asks_something_answers_what_someone_said():
+    """A text can itself be a question: asked what someone wrote, that question is the answer."""
+    answer = "Are we still on for tennis?"
+    shown = ["Diego Kowalski", answer, "Type a message"]
+    steps = [_step({"action_type": "answer", "text": answer}, "", labels=shown)]
+    verdict = _judge("What did Diego Kowalski say in their last text?", steps, "answered", shown, app="Messages",
+                     answer=answer)
+    assert verdict.accepted, verdict.reasons

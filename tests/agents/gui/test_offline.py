@@ -138,3 +138,22 @@ def test_a_question_is_answered_on_a_screen_that_speaks_of_its_subject():
     success, goal, steps = _solve("SettingsModelAnswer", 1, phrasing=2, max_steps=25)   # it looks app by app
     answers = [action["text"] for action, _ in steps if action and action["action_type"] == "answer"]
     assert success and len(answers) == 1, (goal, steps)
+
+
+def test_what_an_item_becomes_is_a_value_in_the_goal_key():
+    """Two renames phrased apart look alike to retrieval once both names are values."""
+    assert goal_key("The note called Groceries should be called Birthday party.") == \
+        "The note called someone should be called something."
+
+
+def test_the_item_the_goal_names_outranks_labels_sharing_a_word_with_it():
+    """'The note called Groceries ...': the Groceries note, not 'Meeting notes' for sharing 'note'."""
+    success, goal, steps = _solve("NotesRename", 1001, phrasing=2)
+    assert success and steps[2][1] == "Groceries", (goal, steps)
+
+
+def test_on_before_a_date_is_a_preposition_when_asking_a_time():
+    """'At what time is Budget review on November 15?' is answered from the event, not refused
+    as if it asked for the alarm that is on."""
+    success, goal, steps = _solve("CalendarEventTimeAnswer", 1000, phrasing=2, max_steps=25)
+    assert success and len(steps) <= 6, (goal, steps)
