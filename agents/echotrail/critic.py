@@ -150,7 +150,7 @@ class OfflineCritic(Critic):
                   "it made a new item where the goal changes one that exists")
         specific = len(checks)            # the checks above hold for any goal; what follows is about this one
         committed = _last_tap_commits(steps)
-        if wanted or facts.hour_minute or facts.minutes or (facts.creates and not facts.targets):
+        if wanted or facts.hour_minute or facts.minutes or (facts.creates and not facts.targets and not facts.extreme):
             check(committed, "the last action before 'complete' did not commit anything")
             missing = [v.text for v in wanted]
             if committed and typed:
@@ -166,6 +166,11 @@ class OfflineCritic(Critic):
             check(any(re.search(rf"(^|\D)0?{facts.minutes}\s*(m|min|minutes?)\b", label) for s in steps[1:]
                       for label in s.get("labels", []) + episode.final_labels if not label.isdigit()),
                   f"no screen shows the {facts.minutes} minutes it was to set")
+        if facts.extreme:                 # a level all the way up or down: a reading on the last screen shows it
+            levels = [int(m.group(1)) for label in episode.final_labels if (m := re.fullmatch(r"(\d{1,3})\s?%", label))]
+            at_end = [v for v in levels if (v >= 95 if facts.extreme == "max" else v <= 5)]
+            check(bool(at_end), f"no level on the last screen reads {'100' if facts.extreme == 'max' else '0'}% "
+                                f"(or within 5 of it){'' if levels else ': it shows no level at all'}")
         if facts.deletes and not facts.creates:
             subject = facts.names or [v.text for v in facts.values]
             check(_seen_before_delete(episode, subject), "what it deletes was never on screen before the delete")

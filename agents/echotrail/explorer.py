@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.gui.agent import AgentConfig, GuiAgent
-from agents.gui.history import is_keyboard, screen_name
+from agents.gui.backends import Memory
+from agents.gui.history import element_name, is_keyboard, is_slider, relative_point, screen_name
 from control.phone.action import JSONAction
 from control.phone.device import DeviceError, PhoneDevice
-from control.phone.observation import Observation
+from control.phone.observation import Observation, UIElement
 
 CREATE = re.compile(r"^(add|new|create)\b", re.I)
 WORDS = ("Mira", "Juno", "Pavel", "Ilse", "Tomas", "Nadia", "Quill", "Rosa")
+APP_VISIT = 12    # curiosity's steps per app opened: a calendar's thirty days must not eat the budget
 TOPICS = ("garden plan", "road trip", "book club", "tax forms", "piano practice", "pasta recipe")
 
 
@@ -40,6 +42,10 @@ class Findings:
     tabs: set[tuple[str, str]] = field(default_factory=set)                 # (app, label)
     forms: dict[tuple[str, str], list[str]] = field(default_factory=dict)   # (app, create button) -> hints
     screens: Counter = field(default_factory=Counter)
+    # (app, slider, "max" or "min") -> the way there from opening the app: memory steps, the slider's
+    # tap last, recorded when that tap set the slider all the way (for the pursuit to follow)
+    levels: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    readings: dict[tuple[str, str], int] = field(default_factory=dict)    # (app, slider) -> its last reading (%)
 
 
 @dataclass
@@ -64,6 +70,19 @@ def _tab_bar(observation: Observation) -> list[str]:
     return []
 
 
+def _tappable(observation: Observation) -> list[UIElement]:
+    """Elements a tap on does something: clickable ones, and the labels inside a clickable row (a
+    settings row is a clickable container whose texts are not clickable themselves)."""
+    rows = [e.bounds for e in observation.elements if e.clickable and not e.label]
+    return [e for e in observation.elements if e.clickable or any(
+        r.left <= e.bounds.center[0] < r.right and r.top <= e.bounds.center[1] < r.bottom for r in rows)]
+
+
+def _name(element: UIElement) -> str:
+    """What curiosity counts tries of: a slider by what it sets (its text is its reading, which a tap changes)."""
+    return element_name(element) if is_slider(element) else element.label
+
+
 class Explorer:
     def __init__(self, device: PhoneDevice, agent: GuiAgent, remember: Callable[[str, Any], dict[str, Any]], *,
                  curiosity_steps: int = 120, goals: int = 10, seed: int = 0) -> None:
@@ -74,6 +93,9 @@ class Explorer:
         self.report = ExploreReport()
         self._app = ""                           # the app last opened (launcher name)
         self._pending_form: tuple[str, str] | None = None
+        self._route: list[dict[str, Any]] = []   # memory steps since the app was opened
+        self._visit = 0                          # steps since then
+        self._sliding: tuple[str, str] | None = None   # (slider, end) just tapped: its reading comes next
 
     def run(self) -> ExploreReport:
         self.curiosity()
@@ -96,7 +118,7 @@ class Explorer:
 
     def next_action(self, observation: Observation) -> JSONAction:
         screen = screen_name(observation.package, observation.activity)
-        elements = [e for e in observation.elements if e.clickable and e.label and not e.editable
+        elements = [e for e in _tappable(observation) if e.label and not e.editable
                     and not is_keyboard(e) and "systemui" not in e.package]
         if "launcher" in observation.package:
             unopened = [e.label for e in elements if (screen, e.label) not in self.tried]
@@ -104,22 +126,43 @@ class Explorer:
                 label = self.rng.choice(unopened)
                 self.tried[(screen, label)] += 1
                 self._app = label
+                self._route = [{"screen": screen, "action": "open_app", "text": label}]
+                self._visit = 0
                 return JSONAction("open_app", app_name=label)
             self.tried.clear()                     # every app opened: another round, deeper
             return JSONAction("swipe", direction="up")
-        fresh = [e for e in elements if self.tried[(screen, e.label)] == 0]
+        self._visit += 1
+        if self._visit > APP_VISIT:                # this app has had its share: the next one, from home
+            self._visit = 0
+            return JSONAction("navigate_home")
+        fresh = [e for e in elements if self.tried[(screen, _name(e))] == 0]
         if fresh:
             element = self.rng.choice(fresh)
         elif self.rng.random() < 0.5:
+            self._route.append({"screen": screen, "action": "navigate_back"})
             return JSONAction("navigate_back")
         else:
-            element = min(elements, key=lambda e: (self.tried[(screen, e.label)], self.rng.random()), default=None)
+            element = min(elements, key=lambda e: (self.tried[(screen, _name(e))], self.rng.random()), default=None)
             if element is None:
                 return JSONAction("navigate_home")
-        self.tried[(screen, element.label)] += 1
+        tries = self.tried[(screen, _name(element))]
+        self.tried[(screen, _name(element))] += 1
         if CREATE.match(element.label):
             self._pending_form = (self._app, element.label)
+        if is_slider(element):
+            return self._slide(screen, element, "max" if tries % 2 == 0 else "min")
+        self._route.append({"screen": screen, "action": "click", "target": element_name(element)})
         return JSONAction("click", index=observation.elements.index(element))
+
+    def _slide(self, screen: str, slider: UIElement, end: str) -> JSONAction:
+        """A slider's ends are what there is to try on it (its middle is where a plain tap lands)."""
+        b = slider.bounds
+        x = b.right - 1 if end == "max" else b.left
+        y = b.top + b.height // 2
+        self._route.append({"screen": screen, "action": "click", "target": element_name(slider),
+                            "at": relative_point(slider, x, y)})
+        self._sliding = (element_name(slider), end)
+        return JSONAction("click", x=x, y=y)
 
     def note(self, observation: Observation) -> None:
         findings = self.report.findings
@@ -134,6 +177,16 @@ class Explorer:
                     and len(name) < 30:
                 findings.switches[(app, name)] = bool(element.checked)
         findings.tabs.update((app, label) for label in _tab_bar(observation))
+        if self._sliding:
+            name, end = self._sliding
+            self._sliding = None
+            slider = next((e for e in observation.elements if is_slider(e) and element_name(e) == name), None)
+            reading = re.fullmatch(r"(\d{1,3})\s?%", slider.text) if slider is not None else None
+            if reading:
+                findings.readings[(app, name)] = int(reading.group(1))
+            if reading and (int(reading.group(1)) >= 95 if end == "max" else int(reading.group(1)) <= 5):
+                findings.levels.setdefault((app, name, end), [*self._route, {"screen": self._route[-1]["screen"],
+                                                                             "action": "status", "text": "complete"}])
         hints = [e.hint for e in observation.elements if e.editable and e.hint and "search" not in e.hint.casefold()]
         if self._pending_form and hints:
             findings.forms.setdefault(self._pending_form, hints)
@@ -148,6 +201,9 @@ class Explorer:
         for app, label in sorted(findings.tabs):
             if app:
                 goals.append(f"Open the {label} tab in {app}.")
+        for app, name in sorted({(app, name) for app, name, _ in findings.levels}):
+            reading = findings.readings.get((app, name), 50)     # where curiosity left it: the goal moves it
+            goals.append(f"Set {name} to its {'minimum' if reading >= 50 else 'maximum'}.")
         for (app, button), hints in sorted(findings.forms.items()):
             words = [h for h in hints if re.search(r"title|name|label|message|subject", h, re.I)]
             if not words:
@@ -158,8 +214,13 @@ class Explorer:
         return goals
 
     def pursue(self, goal: str) -> None:
+        """Try a proposed goal from the home screen. A level goal gets the way curiosity found as
+        guidance (the agent has no rule for where on a slider to tap): the critic then judges
+        whether following it from scratch did what the goal says."""
         self.device.reset()
-        result = self.agent.run(self.device, goal)
+        hints = [Memory(task=f"Set {name} to its {'maximum' if end == 'max' else 'minimum'}.", app=app, steps=route)
+                 for (app, name, end), route in self.report.findings.levels.items() if goal.startswith(f"Set {name} ")]
+        result = self.agent.run(self.device, goal, memories=hints[:1])
         verdict = self.remember(goal, result)
         self.report.steps += result.actions
         self.report.goals.append({"goal": goal, "status": result.status, "steps": result.actions,

@@ -9,9 +9,9 @@ field bounded, nothing unknown accepted.
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 
 from agents.gui.history import screen_name
 from control.errors import PodiumError
@@ -36,6 +36,17 @@ class MemoryStep(_Strict):
     text: str = Field("", max_length=1000)              # what was typed, answered or opened
     slot: str = Field("", max_length=32)                # the goal value's kind, where target/text is one
     effect: str = Field("", max_length=1000)
+    # where within the target a tap by point landed (0..1 across, down): a slider set near its end
+    at: tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_no_point(self, handler: Any) -> dict[str, Any]:
+        """`at` only where a tap had a point: every other step dumps (and hashes, for the store's
+        duplicate check) exactly as before the field existed."""
+        data = handler(self)
+        if data.get("at") is None:
+            data.pop("at", None)
+        return data
 
 
 class Scores(_Strict):
@@ -97,7 +108,7 @@ def abstract(goal: str, steps: list[dict[str, Any]], values: list[str] | None = 
         slot = _slot(target, text, values, goal)
         out.append(MemoryStep(screen=screen_name(step.get("package", ""), step.get("activity", "")), action=kind,
                               target=target[:300], text=str(text)[:1000], slot=slot,
-                              effect=_effect(step.get("summary", ""))[:1000]))
+                              effect=_effect(step.get("summary", ""))[:1000], at=step.get("at")))
     return out
 
 

@@ -16,7 +16,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agents.gui.backends import Backend, BackendError, Memory, StepContext
-from agents.gui.history import History, describe_action, element_name, field_name, is_keyboard
+from agents.gui.history import (
+    History,
+    describe_action,
+    element_at,
+    element_name,
+    field_name,
+    is_keyboard,
+    relative_point,
+)
 from agents.gui.parse import Frame, ParseError, parse
 from agents.gui.prompts import PROMPT_VERSION, Prompt, model_image_size, prompt_tokens, template
 from control.phone.action import InvalidAction, JSONAction
@@ -53,6 +61,7 @@ class Step:
     action: dict[str, Any] | None = None
     target: str = ""                        # the label of the element acted on, if any
     point: list[int] | None = None          # where a tap landed (screen pixels), for drawing
+    at: list[float] | None = None           # ... and where within the element it landed on (0..1 across, down)
     path: list[list[int]] | None = None     # a drag's start and end
     summary: str = ""
     reflection: str = ""
@@ -210,11 +219,10 @@ class GuiAgent:
             return
         if gesture.point is not None:
             step.point = list(gesture.point)
-            if not step.target:
-                x, y = gesture.point
-                under = [e for e in before.elements if e.label and e.bounds.left <= x < e.bounds.right
-                         and e.bounds.top <= y < e.bounds.bottom]
-                step.target = element_name(min(under, key=lambda e: e.bounds.area)) if under else ""
+            x, y = gesture.point
+            if action.index is None and (element := element_at(before, x, y)) is not None:   # a tap by point
+                step.target = element_name(element)
+                step.at = relative_point(element, x, y)
         if gesture.path is not None:
             step.path = [list(gesture.path[0]), list(gesture.path[1])]
 

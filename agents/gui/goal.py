@@ -34,6 +34,9 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]")
 MINUTES = re.compile(r"\b(\d{1,3})[- ]minute", re.I)
 DATE = re.compile(r"\b(" + "|".join(calendar.month_name[1:]) + r")\s+(\d{1,2})\b")
+# A level set all the way up or down (a slider: brightness, volume): "to its maximum", "as dim as it goes"
+MAX = re.compile(r"\b(max(imum)?|highest|all the way up|brightest|loudest|as (bright|loud|high) as)\b", re.I)
+MIN = re.compile(r"\b(min(imum)?|lowest|all the way down|dimmest|quietest|as (dim|dark|quiet|low) as)\b", re.I)
 NAME = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)*\b")
 # What a new item is to be called, where the goal gives it without quotes: "a note called Bike repair
 # with ...", "an alarm with the label Yoga", "I have Plumber visit today at ...", "an event in my
@@ -74,6 +77,7 @@ class GoalFacts:
     hour_minute: tuple[int, int] | None = None
     date: tuple[int, int] | None = None       # (month, day)
     minutes: int | None = None
+    extreme: str | None = None                # "max" or "min": a level all the way up or down
 
 
 @lru_cache(maxsize=512)
@@ -109,6 +113,7 @@ def read_goal(goal: str) -> GoalFacts:
     minutes = MINUTES.search(rest)
     if minutes:
         facts.minutes = int(minutes.group(1))
+    facts.extreme = "max" if MAX.search(rest) else "min" if MIN.search(rest) else None
     facts.values += [Value(q, "text") for q in quoted]
     facts.names = names(QUOTED.sub(" ", goal))
     if not facts.question:

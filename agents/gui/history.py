@@ -39,7 +39,29 @@ def element_name(element: UIElement) -> str:
     switches (its text flips between ON and OFF), anything else by its label."""
     if element.editable:
         return field_name(element)
-    return element.content_desc if element.checkable and element.content_desc else element.label
+    if element.content_desc and (element.checkable or is_slider(element)):
+        return element.content_desc
+    return element.label
+
+
+def element_at(observation: Observation, x: int, y: int) -> UIElement | None:
+    """The element a tap at (x, y) lands on, as a person would name it: the smallest labelled one
+    holding the point."""
+    under = [e for e in observation.elements if e.label and e.bounds.left <= x < e.bounds.right
+             and e.bounds.top <= y < e.bounds.bottom]
+    return min(under, key=lambda e: e.bounds.area) if under else None
+
+
+def relative_point(element: UIElement, x: int, y: int) -> list[float]:
+    """Where (x, y) lies within the element: 0..1 across and down (a memory replays a tap there)."""
+    b = element.bounds
+    return [round(min(1.0, max(0.0, (x - b.left) / max(1, b.width))), 3),
+            round(min(1.0, max(0.0, (y - b.top) / max(1, b.height))), 3)]
+
+
+def is_slider(element: UIElement) -> bool:
+    """A SeekBar: its text is its reading ('50%'), its description what it sets."""
+    return element.class_name.endswith("SeekBar")
 
 
 def screen_name(package: str, activity: str) -> str:
@@ -122,7 +144,7 @@ class Anchor:
     effect: bool
     reflection: str = ""
     screen: str = ""         # where it was taken: screen_name(package, activity)
-    target: str = ""         # the label of the element it acted on, if it named one by index
+    target: str = ""         # the name of the element it acted on (by index, or under its point)
 
     def line(self) -> str:
         note = f" Note: {self.reflection}" if self.reflection else ""
@@ -139,8 +161,11 @@ class History:
 
     def add(self, before: Observation, after: Observation, action: JSONAction) -> Anchor:
         summary, effect = summarize(before, after, action)
-        target = element_name(before.elements[action.index]) if action.index is not None and \
-            0 <= action.index < len(before.elements) else ""
+        if action.index is not None and 0 <= action.index < len(before.elements):
+            acted: UIElement | None = before.elements[action.index]
+        else:
+            acted = element_at(before, action.x, action.y) if action.x is not None and action.y is not None else None
+        target = element_name(acted) if acted is not None else ""
         anchor = Anchor(len(self.anchors) + 1, action, summary, effect, self._reflect(before, after, action, effect),
                         screen_name(before.package, before.activity), target)
         self.anchors.append(anchor)

@@ -40,6 +40,8 @@ class Memory:
         lines = [f"Task: {self.task}" + (f" (app: {self.app})" if self.app else "")]
         for i, step in enumerate(self.steps, 1):
             target = f" on '{step['target']}'" if step.get("target") else ""
+            if step.get("at"):          # where a tap by point landed within it (a chat model taps there too)
+                target += f" at {step['at'][0]:.0%} across, {step['at'][1]:.0%} down"
             lines.append(f"  {i}. {step['action']}{target} -> {step.get('effect', '')}".rstrip(" ->"))
         return "\n".join(lines)
 

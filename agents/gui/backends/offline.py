@@ -32,7 +32,7 @@ import numpy as np
 from agents.embed import Embedder, shared_embedder
 from agents.gui.backends import Backend, Memory, Reply, StepContext, timed
 from agents.gui.goal import PHONE, TIME, TRIVIAL, WORD, Value, entry_values, read_goal
-from agents.gui.history import is_keyboard, screen_name
+from agents.gui.history import is_keyboard, is_slider, screen_name
 from agents.gui.prompts import Prompt
 from control.phone.action import JSONAction
 from control.phone.observation import UIElement
@@ -114,7 +114,7 @@ class Policy:
         """Every move the rules propose, best first (the first is the decision; an explorer may
         take a later one): each rule in order, and the three best-matching taps."""
         rules = (self._confirm, self._finished, self._remembered_done, self._choose_app, self._answer,
-                 self._remembered, self._switch, self._seek_switch, self._keypad, self._fill, self._commit,
+                 self._switch, self._remembered, self._seek_switch, self._keypad, self._fill, self._commit,
                  self._infeasible, self._tap, lambda: self._tap(1), lambda: self._tap(2), self._scroll)
         seen = []
         for rule in rules:
@@ -208,7 +208,8 @@ class Policy:
                     step.get("action") not in ("click", "long_press") or self._done_here(target):
                 continue
             element = shown.get(target.casefold()) or next(
-                (e for e in self.elements if e.checkable and e.content_desc.casefold() == target.casefold()), None)
+                (e for e in self.elements if (e.checkable or is_slider(e))
+                 and e.content_desc.casefold() == target.casefold()), None)
             if element is None or self._against_intent(target):
                 continue
             if element.checkable and self.facts.polarity is not None and element.checked == self.facts.polarity:
@@ -219,9 +220,24 @@ class Policy:
                     (not all(self._entered(v) for v in self._entry_values()) or self._keypad() is not None):
                 continue
             kind = "long_press" if step.get("action") == "long_press" else "click"
-            return f"a remembered success ({memory.task!r}) tapped '{target}' here", \
-                JSONAction(kind, index=self.idx(element))
+            reason = f"a remembered success ({memory.task!r}) tapped '{target}' here"
+            if step.get("at"):
+                return reason + " at the same place within it", self._tap_within(element, step["at"], memory)
+            return reason, JSONAction(kind, index=self.idx(element))
         return None
+
+    def _tap_within(self, element: UIElement, at: list[float], memory: Memory) -> JSONAction:
+        """A tap where the remembered one landed within the element (a slider set near one end),
+        mirrored across it when the remembered goal went to the other extreme ("all the way up"
+        remembered, "as dim as it goes" asked)."""
+        across, down = at
+        theirs = read_goal(memory.task).extreme
+        if self.facts.extreme and theirs and self.facts.extreme != theirs:
+            across = 1 - across
+        b = element.bounds
+        x = min(b.right - 1, max(b.left, round(b.left + across * (b.width - 1))))
+        y = min(b.bottom - 1, max(b.top, round(b.top + down * b.height)))
+        return JSONAction("click", x=x, y=y)
 
     def _remembered_done(self) -> tuple[str, JSONAction] | None:
         """This episode just did what the best-matching remembered success did last before it
@@ -306,7 +322,8 @@ class Policy:
         first = (WORD.findall(label.casefold()) or [""])[0]
         if first in ("delete", "remove") and not self.facts.deletes:
             return True
-        changes = self.facts.deletes or self.facts.new_value is not None     # what it names exists already
+        changes = self.facts.deletes or self.facts.new_value is not None or \
+            (self.facts.polarity is not None and bool(self.facts.targets))   # what it names exists already
         return first in ("add", "create", "new") and changes and not self.facts.creates
 
     def _word_overlap(self, labels: list[str]) -> np.ndarray:
