@@ -203,7 +203,8 @@ class Explorer:
                 goals.append(f"Open the {label} tab in {app}.")
         for app, name in sorted({(app, name) for app, name, _ in findings.levels}):
             reading = findings.readings.get((app, name), 50)     # where curiosity left it: the goal moves it
-            goals.append(f"Set {name} to its {'minimum' if reading >= 50 else 'maximum'}.")
+            # in words, not as a label ("brightness level"): capitalised, it would read as someone's name
+            goals.append(f"Set {name.lower()} to its {'minimum' if reading >= 50 else 'maximum'}.")
         for (app, button), hints in sorted(findings.forms.items()):
             words = [h for h in hints if re.search(r"title|name|label|message|subject", h, re.I)]
             if not words:
@@ -218,8 +219,10 @@ class Explorer:
         guidance (the agent has no rule for where on a slider to tap): the critic then judges
         whether following it from scratch did what the goal says."""
         self.device.reset()
-        hints = [Memory(task=f"Set {name} to its {'maximum' if end == 'max' else 'minimum'}.", app=app, steps=route)
-                 for (app, name, end), route in self.report.findings.levels.items() if goal.startswith(f"Set {name} ")]
+        hints = [Memory(task=f"Set {name.lower()} to its {'maximum' if end == 'max' else 'minimum'}.", app=app,
+                        steps=route)
+                 for (app, name, end), route in self.report.findings.levels.items()
+                 if goal.startswith(f"Set {name.lower()} ")]
         result = self.agent.run(self.device, goal, memories=hints[:1])
         verdict = self.remember(goal, result)
         self.report.steps += result.actions

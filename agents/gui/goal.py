@@ -29,6 +29,7 @@ ON = re.compile(r"\b(turn|switch|put)\s+on\b|\b(turn|switch|set|put)\b[^.]*\bon\
                 r"|\benable\b|\bactivate\b|\bon\b\.?$|\b[\w-]+ on\b" + _STATE, re.I)
 OFF = re.compile(r"\b(turn|switch|set|put)\b[^.]*\boff\b|\bdisable\b|\bdeactivate\b|\boff\b\.?$", re.I)
 TIME = re.compile(r"\b(\d{1,2}):(\d{2})\s*(AM|PM|am|pm)?\b")
+SPAN = re.compile(TIME.pattern + r"\s*(?:to|until|and|–|-)\s*" + TIME.pattern)      # two times: a start and an end
 PHONE = re.compile(r"\+?\d[\d ()-]{6,}\d")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]")
@@ -80,6 +81,11 @@ class GoalFacts:
     extreme: str | None = None                # "max" or "min": a level all the way up or down
 
 
+def _hour_minute(hour: str, minute: str, half: str) -> tuple[int, int]:
+    """24-hour (hour, minute) of a TIME match: '2', '30', 'PM' -> (14, 30)."""
+    return (int(hour) % 12 + (12 if half.lower() == "pm" else 0) if half else int(hour)), int(minute)
+
+
 @lru_cache(maxsize=512)
 def read_goal(goal: str) -> GoalFacts:
     """What the goal asks for, read without knowing which task it is."""
@@ -102,10 +108,13 @@ def read_goal(goal: str) -> GoalFacts:
             rest = rest.replace(number, " ")
     times = TIME.findall(rest)
     if times:
-        hour, minute, half = times[0]
-        h = int(hour) % 12 + (12 if half.lower() == "pm" else 0) if half else int(hour)
-        facts.hour_minute = (h, int(minute))
-        facts.values.append(Value(f"{h:02d}:{int(minute):02d}", "time"))
+        h, minute = _hour_minute(*times[0])
+        facts.hour_minute = (h, minute)
+        facts.values.append(Value(f"{h:02d}:{minute:02d}", "time"))
+    span = SPAN.search(rest)
+    if span and facts.creates:      # "from 2:00 PM to 3:30 PM": a new item's end (a moved alarm's "to" is its new time)
+        h, minute = _hour_minute(*span.groups()[3:])
+        facts.values.append(Value(f"{h:02d}:{minute:02d}", "end"))
     date = DATE.search(rest)
     if date:
         facts.date = (list(calendar.month_name).index(date.group(1)), int(date.group(2)))
@@ -171,7 +180,7 @@ def entry_values(facts: GoalFacts) -> list[Value]:
 
 
 KIND_WORDS = {"name": "someone", "phone": "a phone number", "email": "an email address", "time": "a time",
-              "date": "a date", "text": "something", "title": "something"}
+              "end": "a time", "date": "a date", "text": "something", "title": "something"}
 
 
 @lru_cache(maxsize=2048)
@@ -179,8 +188,8 @@ def goal_key(goal: str) -> str:
     """The goal with each value replaced by a word for its kind: what retrieval compares."""
     facts = read_goal(goal)
     key = goal
-    values = facts.values + [Value(n, "name") for n in facts.names]
-    if facts.new_value and not any(facts.new_value in v.text for v in values):
+    values = [v for v in facts.values if v.kind not in ("time", "end")] + [Value(n, "name") for n in facts.names]
+    if facts.new_value and not TIME.search(facts.new_value) and not any(facts.new_value in v.text for v in values):
         values.append(Value(facts.new_value, "text"))    # what something becomes ("... to Birthday party")
     for value in sorted(values, key=lambda v: -len(v.text)):
         key = key.replace(f'"{value.text}"', KIND_WORDS[value.kind]).replace(value.text, KIND_WORDS[value.kind])

@@ -199,6 +199,8 @@ class Policy:
         remembered goal (a contact's name) is not this goal's, so it is left to the other rules."""
         if not self.memories:
             return None
+        if any(self.named(e.label) and not self._done_here(e.label) for e in self.elements if e.clickable):
+            return None    # what this goal names is here to tap: the remembered way was to another one's
         memory = self.memories[0]
         shown = {e.label.casefold(): e for e in self.elements if e.label and (e.clickable or e.checkable)}
         # the furthest step possible from here: a remembered path may wander (tabs tried in turn) first
@@ -425,6 +427,8 @@ class Policy:
                 return f"{len(rows)} rows on this screen", JSONAction("answer", text=str(len(rows)))
             return None
         word = subject.split()[-1].casefold()
+        if any(e.editable and _is_search(e) for e in self.elements) and not self.searched:
+            return None       # a list with a search box: filter it by the name first (what is below the fold counts)
         matches = {e.text for e in self.elements if not e.editable and word in e.text.casefold().split()}
         if matches and len(self.anchors) >= 1:
             return f"{len(matches)} entries show {subject!r}", JSONAction("answer", text=str(len(matches)))
@@ -496,7 +500,9 @@ class Policy:
             return any(said in e.text for e in self.elements if not e.editable) and bool(self.tapped)
         if value.kind == "date" and self.facts.date:
             month, day = self.facts.date
-            return any(t.endswith(f"-{month:02d}-{day:02d}") for t in self.typed)
+            shown = self.typed | {e.text for e in self.elements if e.editable} | {   # a form may open with it set
+                m.group(1) for a in self.anchors for m in re.finditer(r"now reads '([^']*)'", a.summary)}
+            return any(t.endswith(f"-{month:02d}-{day:02d}") for t in shown)
         return False
 
     def _fill(self) -> tuple[str, JSONAction] | None:
@@ -568,7 +574,7 @@ class Policy:
             shown = next(f.text for f in fields if re.fullmatch(r"\d{4}-\d\d-\d\d", f.text))
             year = int(year) + (month < int(shown[5:7]))      # a date without a year: the next one to come
             return [(f"{year}-{month:02d}-{day:02d}", "date")]
-        kind_words = {"phone": "phone number", "email": "email address", "time": "start time",
+        kind_words = {"phone": "phone number", "email": "email address", "time": "start time", "end": "end time finish",
                       "name": "name recipient to", "text": "title text message note label",
                       "title": "title label name"}
         return [(value.text, kind_words.get(value.kind, "text"))]
@@ -689,11 +695,11 @@ def trusted_memories(memories: list[Memory], goal: str) -> list[Memory]:
         sorted(agreed, key=lambda m: len(m.steps))    # of agreeing paths, the shortest first
 
 
-def _task_kind(goal: str) -> tuple[bool, bool]:
-    """Deleting, asking: the two kinds the goal reader tells apart reliably (creating and switching
-    it reads from words like 'set' and 'on' that many goals use loosely)."""
+def _task_kind(goal: str) -> tuple[bool, bool, bool]:
+    """Deleting, asking, setting a level all the way: the kinds the goal reader tells apart reliably
+    (creating and switching it reads from words like 'set' and 'on' that many goals use loosely)."""
     facts = read_goal(goal)
-    return facts.deletes, facts.question
+    return facts.deletes, facts.question, facts.extreme is not None
 
 
 def _path_overlap(a: Memory, b: Memory) -> float:

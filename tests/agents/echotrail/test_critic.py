@@ -180,3 +180,23 @@ def test_a_message_that_asks_something_answers_what_someone_said():
     verdict = _judge("What did Diego Kowalski say in their last text?", steps, "answered", shown, app="Messages",
                      answer=answer)
     assert verdict.accepted, verdict.reasons
+
+
+@pytest.mark.parametrize("goal, final, accepted", [
+    ("Set Brightness level to its maximum.", ["Display", "Brightness level", "100%"], True),
+    ("Turn the brightness all the way down.", ["Display", "Brightness level", "3%"], True),
+    ("Turn the brightness all the way down.", ["Display", "Brightness level", "50%"], False),
+    ("Set Brightness level to its maximum.", ["Display", "Brightness level"], False),
+])
+def test_a_level_goal_is_judged_by_the_reading_on_the_last_screen(goal, final, accepted):
+    """A slider takes effect at once (no Save); what shows it went all the way is its reading."""
+    steps = [_step({"action_type": "click", "index": 3}, "After it tapped 'Display': the screen changed.",
+                   target="Display", package="com.android.settings", labels=["Settings", "Display"]),
+             _step({"action_type": "click", "x": 1000, "y": 500}, "After it tapped 'Brightness level': new on screen.",
+                   target="Brightness level", package="com.android.settings", labels=final),
+             _step({"action_type": "status", "goal_status": "complete"}, "", package="com.android.settings",
+                   labels=final)]
+    verdict = _judge(goal, steps, "complete", final, app="Settings")
+    assert verdict.accepted == accepted, verdict.reasons
+    if not accepted:
+        assert any("no level on the last screen" in r for r in verdict.reasons), verdict.reasons

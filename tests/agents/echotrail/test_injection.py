@@ -70,3 +70,25 @@ def test_a_loose_memory_is_followed_only_when_a_second_one_confirms_its_path():
     too_far = _memory("Start a 9-minute timer.", "Clock", 0.05,
                       [("deskclock/DeskClock", "click", "Timer"), ("deskclock/DeskClock", "click", "Start")])
     assert too_far not in trusted_memories([loose, too_far], "Time 30 minutes for me.")
+
+
+def test_a_remembered_tap_on_a_slider_is_replayed_mirrored_for_the_other_end():
+    """The offline agent has no rule for where on a slider to tap; a memory of setting it all the
+    way up teaches all the way down too (the same place, mirrored across the slider)."""
+    route = [{"screen": "nexuslauncher/NexusLauncher", "action": "open_app", "text": "Settings", "target": ""},
+             {"screen": "settings/Settings", "action": "click", "target": "Dark theme, brightness"},
+             {"screen": "settings/DisplaySettings", "action": "click", "target": "Brightness level",
+              "at": [0.999, 0.5]},
+             {"screen": "settings/DisplaySettings", "action": "status", "text": "complete"}]
+    remembered = Memory(task="Set Brightness level to its maximum.", app="Settings", steps=route)
+    seed = next(s for s in range(UNSEEN, UNSEEN + 20)
+                if not make_task("SettingsBrightness", PhoneSim(s), seed=s).params["high"])
+    outcomes = {}
+    for memories in ([], [remembered]):
+        phone = PhoneSim(seed)
+        task = make_task("SettingsBrightness", phone, seed=seed, phrasing=2)     # "... as dim as it goes."
+        result = GuiAgent(OfflineBackend(), AgentConfig(max_steps=15)).run(phone, task.goal, memories=memories)
+        outcomes[bool(memories)] = (task.status(phone)["success"], phone.app("settings").brightness, result.steps)
+    assert not outcomes[False][0], "the agent sets a slider alone: pick a skill memory has to teach"
+    solved, level, steps = outcomes[True]
+    assert solved and level <= 0.05 and steps[-2].at[0] < 0.05, [(s.action, s.target, s.at) for s in steps]

@@ -351,3 +351,16 @@ def test_an_answer_episode_remembers_the_app_it_was_read_in():
     memory = from_episode("Which alarm rings first?", steps, status="answered", answer="6:30 AM",
                           scores=Scores(completion=1, coherence=1, efficiency=1), provenance="task")
     assert memory.app == "Clock"
+
+
+def test_where_a_tap_landed_is_kept_and_a_step_without_one_hashes_as_before(store):
+    """MemoryStep.at is new: a step without it must dump (and so hash, for the duplicate check)
+    exactly as before the field existed, and a step with it round-trips through the store."""
+    plain = Trajectory.parse(trajectory("Set Brightness level to its maximum."))
+    assert '"at"' not in plain.model_dump_json() and "at" not in plain.steps[0].model_dump()
+    tapped = Trajectory.parse({**plain.model_dump(), "steps": [
+        {**plain.steps[0].model_dump(), "at": [0.999, 0.5]}, plain.steps[1].model_dump()]})
+    stored = store.get(store.add(tapped))
+    assert stored.steps[0].at == (0.999, 0.5)
+    with pytest.raises(TrajectoryError, match="at"):
+        Trajectory.parse({**plain.model_dump(), "steps": [{**plain.steps[0].model_dump(), "at": [1.5, 0]}]})

@@ -157,3 +157,30 @@ def test_on_before_a_date_is_a_preposition_when_asking_a_time():
     as if it asked for the alarm that is on."""
     success, goal, steps = _solve("CalendarEventTimeAnswer", 1000, phrasing=2, max_steps=25)
     assert success and len(steps) <= 6, (goal, steps)
+
+
+@pytest.mark.parametrize("goal, extreme", [
+    ("Set the screen brightness to its maximum.", "max"), ("Turn the brightness all the way down.", "min"),
+    ("Make the display as dim as it goes.", "min"), ("Make the display as bright as it goes.", "max"),
+    ("Add a contact with the full name Ada Byron.", None), ("Set an alarm for 7:40 PM.", None),
+])
+def test_a_level_all_the_way_up_or_down_is_read_from_the_goal(goal, extreme):
+    assert read_goal(goal).extreme == extreme
+
+
+def test_an_event_given_as_a_span_of_times_gets_its_end_time_too():
+    """'... 2:00 PM to 3:30 PM': the end is a value for the form's end field (a moved alarm's 'to'
+    is its new time, not an end)."""
+    facts = read_goal("Put an event in my calendar: Swim lesson, November 22, 2:00 PM to 3:30 PM.")
+    timed = [(v.text, v.kind) for v in facts.values if v.kind in ("time", "end")]
+    assert timed == [("14:00", "time"), ("15:30", "end")]
+    assert not [v for v in read_goal("Move my 7:30 AM alarm to 8:00 AM.").values if v.kind == "end"]
+    success, goal, steps = _solve("CalendarAddEvent", 1000, phrasing=2, max_steps=25)
+    assert success, (goal, steps)
+
+
+def test_a_count_of_people_by_name_filters_the_list_first():
+    """Counting the Patels on the first screen misses those below the fold: search, then count."""
+    success, goal, steps = _solve("ContactsCountLastName", 1001, phrasing=2)
+    kinds = [action["action_type"] for action, _ in steps if action]
+    assert success and kinds.index("input_text") < kinds.index("answer"), (goal, steps)
