@@ -15,11 +15,11 @@ ended) and return a `Verdict`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agents.echotrail.trajectory import Scores
-from agents.gui.goal import EMAIL, PHONE, TIME, entry_values, read_goal
+from agents.gui.goal import EMAIL, PHONE, TIME, entry_values, read_goal, resolved_goal
 
 COMMIT = re.compile(r"\b(save|ok|done|send|set|add|start|create|apply|confirm|delete|remove|update)\b", re.I)
 DELETE_WORDS = re.compile(r"\b(delete|remove)\b", re.I)
@@ -92,6 +92,13 @@ class OfflineCritic(Critic):
 
     def _completion(self, episode: Episode, reasons: list[str]) -> float:
         facts = read_goal(episode.goal)
+        if facts.lookup:     # "send X's number to Y": judged as the goal with the number it read given
+            number = _read_number(episode, facts.lookup)
+            if number is None:
+                reasons.append(f"no screen showing {facts.lookup} showed their number")
+                return 0.0
+            episode = replace(episode, goal=resolved_goal(episode.goal, number))
+            facts = read_goal(episode.goal)
         steps = [s for s in episode.steps if s.get("action")]
         seen = [label for s in episode.steps for label in s.get("labels", [])] + episode.final_labels
         if not _app_fits(episode, self.apps, reasons):
@@ -192,6 +199,16 @@ FIELD_KINDS = {"name": ("name", "recipient", "to", "contact", "search", "title",
                "email": ("email", "mail"),
                "text": ("title", "text", "note", "message", "label", "subject", "body", "name", "search", "content"),
                "title": ("title", "label", "name", "subject", "event")}
+
+
+def _read_number(episode: Episode, who: str) -> str | None:
+    """The phone number a screen showing `who` showed (the value a lookup goal copies)."""
+    for step in episode.steps:
+        labels = step.get("labels", [])
+        number = next((label.strip() for label in labels if PHONE.fullmatch(label.strip())), None)
+        if number and who in labels:
+            return number
+    return None
 
 
 def _created_what_existed(episode: Episode, facts) -> str:

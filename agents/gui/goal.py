@@ -35,6 +35,10 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]")
 MINUTES = re.compile(r"\b(\d{1,3})[- ]minute", re.I)
 DATE = re.compile(r"\b(" + "|".join(calendar.month_name[1:]) + r")\s+(\d{1,2})\b")
+# A value the goal uses without giving it: someone's number, to be read in one app and written in another
+REFERRED = re.compile(r"\b([A-Z][a-z]+ [A-Z][a-z]+)'s (?:phone )?number\b"
+                      r"|\bthe number I have for ([A-Z][a-z]+ [A-Z][a-z]+)")
+USES = re.compile(r"\b(write|send|text|message|copy|note|share)\b", re.I)
 # A level set all the way up or down (a slider: brightness, volume): "to its maximum", "as dim as it goes"
 MAX = re.compile(r"\b(max(imum)?|highest|all the way up|brightest|loudest|as (bright|loud|high) as)\b", re.I)
 MIN = re.compile(r"\b(min(imum)?|lowest|all the way down|dimmest|quietest|as (dim|dark|quiet|low) as)\b", re.I)
@@ -79,6 +83,7 @@ class GoalFacts:
     date: tuple[int, int] | None = None       # (month, day)
     minutes: int | None = None
     extreme: str | None = None                # "max" or "min": a level all the way up or down
+    lookup: str | None = None                 # whose number the goal uses without giving it ("send X's number")
 
 
 def _hour_minute(hour: str, minute: str, half: str) -> tuple[int, int]:
@@ -91,10 +96,14 @@ def read_goal(goal: str) -> GoalFacts:
     """What the goal asks for, read without knowing which task it is."""
     wanted = KEEP.sub("", goal)          # "..., but leave airplane mode on": what not to touch is not asked
     unquoted = QUOTED.sub(" ", wanted)   # a note that says "call mom on Sunday" switches nothing on
-    question = bool(QUESTION.match(goal)) or goal.rstrip().endswith("?")     # asks about a state, sets none
+    referred = REFERRED.search(goal)
+    lookup = (referred.group(1) or referred.group(2)) if referred and \
+        USES.search(goal[:referred.start()] + goal[referred.end():]) else None
+    # asks about a state, sets none ("Look up X's number and write it in a note" uses what it looks up)
+    question = (bool(QUESTION.match(goal)) or goal.rstrip().endswith("?")) and lookup is None
     facts = GoalFacts(core=goal, question=question,
                       creates=bool(CREATE.search(goal)), deletes=bool(DELETE.search(goal)),
-                      words=frozenset(WORD.findall(wanted.casefold())),
+                      words=frozenset(WORD.findall(wanted.casefold())), lookup=lookup,
                       polarity=None if question else True if ON.search(unquoted) else
                       False if OFF.search(unquoted) else None)
     quoted = QUOTED.findall(goal)
@@ -142,6 +151,18 @@ def read_goal(goal: str) -> GoalFacts:
         core = core.replace(value.text, " ")
     facts.core = re.sub(r"\s+", " ", TIME.sub(" ", core)).strip()
     return facts
+
+
+def resolved_goal(goal: str, number: str) -> str:
+    """A goal that uses someone's number (`lookup`), once the number has been read: the same task
+    with the number given, said the way the two tasks that take a copied value are said (into a
+    note with its title, or texted to the other person)."""
+    facts = read_goal(goal)
+    if re.search(r"\bnote\b", goal, re.I):
+        title = (QUOTED.findall(goal) or titles(QUOTED.sub(" ", goal)) or [facts.lookup])[0]
+        return f'Create a note titled "{title}" that says "{number}".'
+    recipient = next((n for n in facts.names if n != facts.lookup), None)
+    return f'Send {recipient} a message saying "{number}".' if recipient else goal
 
 
 def titles(text: str) -> list[str]:

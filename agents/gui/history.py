@@ -145,6 +145,7 @@ class Anchor:
     reflection: str = ""
     screen: str = ""         # where it was taken: screen_name(package, activity)
     target: str = ""         # the name of the element it acted on (by index, or under its point)
+    seen: tuple[str, ...] = ()   # the labels of the screen it was taken on: what was read along the way
 
     def line(self) -> str:
         note = f" Note: {self.reflection}" if self.reflection else ""
@@ -166,8 +167,9 @@ class History:
         else:
             acted = element_at(before, action.x, action.y) if action.x is not None and action.y is not None else None
         target = element_name(acted) if acted is not None else ""
+        seen = tuple(e.label for e in before.elements if e.label and not is_keyboard(e) and not e.editable)
         anchor = Anchor(len(self.anchors) + 1, action, summary, effect, self._reflect(before, after, action, effect),
-                        screen_name(before.package, before.activity), target)
+                        screen_name(before.package, before.activity), target, seen)
         self.anchors.append(anchor)
         self._shots = (self._shots + [before.screenshot])[-max(0, self.screens - 1):] if self.screens > 1 else []
         return anchor

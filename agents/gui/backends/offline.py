@@ -31,7 +31,7 @@ import numpy as np
 
 from agents.embed import Embedder, shared_embedder
 from agents.gui.backends import Backend, Memory, Reply, StepContext, timed
-from agents.gui.goal import PHONE, TIME, TRIVIAL, WORD, Value, entry_values, read_goal
+from agents.gui.goal import PHONE, TIME, TRIVIAL, WORD, Value, entry_values, read_goal, resolved_goal
 from agents.gui.history import is_keyboard, is_slider, screen_name
 from agents.gui.prompts import Prompt
 from control.phone.action import JSONAction
@@ -92,17 +92,32 @@ class Policy:
 
     def __init__(self, context: StepContext, embedder: Embedder, floor: float) -> None:
         self.c, self.e, self.floor = context, embedder, floor
-        self.goal = context.goal
-        self.facts = read_goal(context.goal)
         self.obs = context.observation
         self.elements = [e for e in self.obs.elements if not is_keyboard(e)]
         self.anchors = context.history.anchors
+        self.goal, self.read_in = self._current_goal(context.goal)
+        self.facts = read_goal(self.goal)
         typing = [a for a in self.anchors if a.action.action_type == "input_text" and a.effect]
         self.typed = {a.action.text for a in typing if "search" not in a.summary.split(":", 1)[0].casefold()}
         self.searched = {a.action.text for a in typing if "search" in a.summary.split(":", 1)[0].casefold()}
         self.tapped = [a for a in self.anchors if a.action.action_type in ("click", "long_press")]
         self.avoid = list(context.avoid) + [a.action for a in self.anchors if not a.effect]
         self.memories = trusted_memories(context.memories, self.goal)
+
+    def _current_goal(self, goal: str) -> tuple[str, str]:
+        """The goal to pursue at this step, and the app a looked-up value was read in (or ''). A goal
+        that uses someone's number without giving it is two tasks: first what their number is, then,
+        once a screen showing them has shown it, the goal with the number given (resolved_goal)."""
+        who = read_goal(goal).lookup
+        if who is None:
+            return goal, ""
+        screens = [(a.seen, a.screen) for a in self.anchors] + \
+            [(tuple(e.label for e in self.elements), screen_name(self.obs.package, self.obs.activity))]
+        for labels, screen in screens:
+            number = next((label for label in labels if PHONE.fullmatch(label.strip())), None)
+            if number and who in labels:
+                return resolved_goal(goal, number.strip()), screen.split("/")[0]
+        return f"What is {who}'s phone number?", ""
 
     # -- the decision ----------------------------------------------------------------------------
     fallback = ("nothing on this screen fits the goal: go back", JSONAction("navigate_back"))
@@ -113,9 +128,9 @@ class Policy:
     def candidates(self) -> Iterator[tuple[str, JSONAction]]:
         """Every move the rules propose, best first (the first is the decision; an explorer may
         take a later one): each rule in order, and the three best-matching taps."""
-        rules = (self._confirm, self._finished, self._remembered_done, self._choose_app, self._answer,
-                 self._switch, self._remembered, self._seek_switch, self._keypad, self._fill, self._commit,
-                 self._infeasible, self._tap, lambda: self._tap(1), lambda: self._tap(2), self._scroll)
+        rules = (self._leave_source, self._confirm, self._finished, self._remembered_done, self._choose_app,
+                 self._answer, self._switch, self._remembered, self._seek_switch, self._keypad, self._fill,
+                 self._commit, self._infeasible, self._tap, lambda: self._tap(1), lambda: self._tap(2), self._scroll)
         seen = []
         for rule in rules:
             found = rule()
@@ -162,6 +177,14 @@ class Policy:
         return targets
 
     # -- rules, in order -------------------------------------------------------------------------
+    def _leave_source(self) -> tuple[str, JSONAction] | None:
+        """A value looked up in one app goes into another: from the app it was read in, go home."""
+        if self.read_in and self.read_in in screen_name(self.obs.package, self.obs.activity).split("/")[0] \
+                and not self.at_home:
+            return f"the number is read; the rest of the goal is done elsewhere: {self.goal}", \
+                JSONAction("navigate_home")
+        return None
+
     def _confirm(self) -> tuple[str, JSONAction] | None:
         """A confirmation is open (Cancel beside Delete/OK/...): confirm what the goal asked for."""
         if self.facts.question or not any(e.label.casefold() == "cancel" and e.clickable for e in self.elements):

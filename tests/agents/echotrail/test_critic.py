@@ -200,3 +200,35 @@ def test_a_level_goal_is_judged_by_the_reading_on_the_last_screen(goal, final, a
     assert verdict.accepted == accepted, verdict.reasons
     if not accepted:
         assert any("no level on the last screen" in r for r in verdict.reasons), verdict.reasons
+
+
+def test_a_goal_using_someones_number_needs_a_screen_that_showed_it():
+    """'Send Olivia Patel's number to Bruno Usman': judged as the goal with the number given, and
+    refused when no screen showing Olivia Patel showed a number (the number typed came from nowhere)."""
+    goal, number = "Send Olivia Patel's phone number to Bruno Usman.", "+1 537-212-1895"
+    contacts, messages = "com.google.android.contacts", "com.google.android.apps.messaging"
+
+    def episode(page):
+        return [_step({"action_type": "click", "index": 2}, "After it tapped 'Olivia Patel': the screen changed.",
+                      target="Olivia Patel", package=contacts, labels=page),
+                _step({"action_type": "navigate_home"}, "After it went home: the app changed.",
+                      package=contacts, labels=page),
+                _step({"action_type": "open_app", "app_name": "Messages"}, "After it opened Messages: the app changed.",
+                      package="com.google.android.apps.nexuslauncher", labels=LAUNCHER),
+                _step({"action_type": "input_text", "index": 1, "text": "Bruno Usman"},
+                      "After it typed 'Bruno Usman' into [1] EditText 'To': the field 'To' now reads 'Bruno Usman'.",
+                      target="To", package=messages, labels=["New conversation"]),
+                _step({"action_type": "input_text", "index": 2, "text": number},
+                      f"After it typed '{number}' into [2] EditText 'Message': the field now reads it.",
+                      target="Message", package=messages, labels=["Bruno Usman"]),
+                _step({"action_type": "click", "index": 3},
+                      f"After it tapped 'Send SMS': new on screen: '{number}'; gone from screen: 'Type a message'.",
+                      target="Send SMS", package=messages, labels=["Bruno Usman"],
+                      fields={"To": "Bruno Usman", "Message": number}),
+                _step({"action_type": "status", "goal_status": "complete"}, "", package=messages,
+                      labels=["Bruno Usman", number])]
+    final = ["Bruno Usman", number]
+    read = OfflineCritic().judge(Episode(goal, episode(["Olivia Patel", "Mobile", number]), final, "complete"))
+    blind = OfflineCritic().judge(Episode(goal, episode(["Olivia Patel", "Mobile"]), final, "complete"))
+    assert read.scores.completion == 1.0, read.reasons
+    assert not blind.accepted and "showed their number" in " ".join(blind.reasons), blind.reasons

@@ -184,3 +184,14 @@ def test_a_count_of_people_by_name_filters_the_list_first():
     success, goal, steps = _solve("ContactsCountLastName", 1001, phrasing=2)
     kinds = [action["action_type"] for action, _ in steps if action]
     assert success and kinds.index("input_text") < kinds.index("answer"), (goal, steps)
+
+
+@pytest.mark.parametrize("template", ["MessagesShareNumber", "NotesContactNumber"])
+def test_a_number_the_goal_only_names_is_read_in_one_app_and_written_in_another(template):
+    """'Bruno Usman needs Olivia Patel's number: message it to them': the number is on Olivia
+    Patel's page in Contacts; the agent reads it there, goes home and writes it where the goal says."""
+    success, goal, steps = _solve(template, 1000, phrasing=2, max_steps=25)
+    kinds = [action["action_type"] for action, _ in steps if action]
+    assert success and "navigate_home" in kinds, (goal, steps)
+    assert read_goal(goal).lookup and not read_goal(goal).question        # "Look up ... and write it" asks nothing
+    assert not read_goal("What is Vera Costa's phone number?").lookup   # a question about it uses nothing
