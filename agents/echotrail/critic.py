@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from agents.echotrail.trajectory import Scores
+from agents.echotrail.trajectory import Scores, app_entered_as
 from agents.gui.goal import EMAIL, PHONE, TIME, entry_values, read_goal, resolved_goal
 
 COMMIT = re.compile(r"\b(save|ok|done|send|set|add|start|create|apply|confirm|delete|remove|update)\b", re.I)
@@ -314,9 +314,7 @@ def _searched_and_found_nothing(episode: Episode, named: list[str]) -> str | Non
             continue
         after = steps[i + 1].get("labels", []) if i + 1 < len(steps) else episode.final_labels
         if any(EMPTY.search(label) for label in after):
-            opened = [(s.get("action") or {}).get("app_name") for s in steps[:i]
-                      if (s.get("action") or {}).get("action_type") == "open_app"]
-            return opened[-1] if opened else ""
+            return app_entered_as(steps[:i + 1], step.get("package") or "")
     return None
 
 

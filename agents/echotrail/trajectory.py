@@ -153,6 +153,17 @@ def _app_of(steps: list[dict[str, Any]]) -> str:
     if not acted:
         return ""
     package = acted[-1].get("package") or ""
-    named = [step["action"].get("app_name", "") for step, after in zip(steps, steps[1:])
-             if (step.get("action") or {}).get("action_type") == "open_app" and after.get("package") == package]
-    return named[-1] if named else package.rsplit(".", 1)[-1]
+    return app_entered_as(steps, package) or package.rsplit(".", 1)[-1]
+
+
+def app_entered_as(steps: list[dict[str, Any]], package: str) -> str:
+    """The launcher's name of the app `package` was last entered through (opened by name, or tapped
+    on the home screen), '' if neither is recorded. Not merely the last app opened by name: an
+    episode may open Calendar, wander home and tap Notes."""
+    for step, after in zip(reversed(steps[:-1]), reversed(steps[1:])):
+        action = step.get("action") or {}
+        if "launcher" in (step.get("package") or "") and after.get("package") == package:
+            name = action.get("app_name") if action.get("action_type") == "open_app" else step.get("target")
+            if name:
+                return name
+    return ""

@@ -232,3 +232,20 @@ def test_a_goal_using_someones_number_needs_a_screen_that_showed_it():
     blind = OfflineCritic().judge(Episode(goal, episode(["Olivia Patel", "Mobile"]), final, "complete"))
     assert read.scores.completion == 1.0, read.reasons
     assert not blind.accepted and "showed their number" in " ".join(blind.reasons), blind.reasons
+
+
+def test_a_search_that_finds_nothing_is_judged_in_the_app_it_was_made_in():
+    """Opened Calendar by name, wandered home, tapped Notes, searched there: an empty search in
+    Notes says nothing about a calendar event (it was taken for a search in Calendar)."""
+    launcher = "com.google.android.apps.nexuslauncher"
+    steps = [_step({"action_type": "navigate_home"}, "After it went home: the app changed.",
+                   package="com.google.android.calendar", labels=["November 2026"]),
+             _step({"action_type": "click", "index": 5}, "After it tapped 'Notes': the app changed.", target="Notes",
+                   package=launcher, labels=LAUNCHER),
+             _step({"action_type": "input_text", "text": "Piano lesson", "index": 1},
+                   "After it typed 'Piano lesson' into [1] EditText 'Search notes': the field reads 'Piano lesson'.",
+                   target="Search notes", labels=["Notes"]),
+             _step({"action_type": "status", "goal_status": "infeasible"}, "", labels=["No notes match"])]
+    verdict = _judge("Delete Piano lesson on November 18 from my calendar.", steps, "infeasible", ["No notes match"],
+                     app="Calendar")
+    assert not verdict.accepted and any("looked in Notes" in r for r in verdict.reasons), verdict.reasons
