@@ -19,14 +19,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agents.echotrail.trajectory import Scores, app_entered_as
-from agents.gui.goal import EMAIL, PHONE, TIME, entry_values, read_goal, resolved_goal
+from agents.gui.goal import EMAIL, PHONE, TIME, entry_values, number_read_for, read_goal, resolved_goal
+from agents.gui.history import level_reading
 
 COMMIT = re.compile(r"\b(save|ok|done|send|set|add|start|create|apply|confirm|delete|remove|update)\b", re.I)
 DELETE_WORDS = re.compile(r"\b(delete|remove)\b", re.I)
 EMPTY = re.compile(r"\bno \w+ (found|match)|^no \w+$", re.I)
 # A question about what someone wrote (a message, a note): its answer is free text, which may itself be
 # a question ("Are we still on for tennis?"), and is not the writer's phone number or email address.
-SAID = re.compile(r"\b(say|said|says|text|texted|wrote|write|written|message)\b", re.I)
+SAID = re.compile(r"\bwhat\b[^?]*\b(say|said|says|wrote|write|written|text|texted)\b", re.I)
 ASKS_CONTACT = re.compile(r"\b(number|phone|email|address)\b", re.I)
 
 
@@ -93,11 +94,14 @@ class OfflineCritic(Critic):
     def _completion(self, episode: Episode, reasons: list[str]) -> float:
         facts = read_goal(episode.goal)
         if facts.lookup:     # "send X's number to Y": judged as the goal with the number it read given
-            number = _read_number(episode, facts.lookup)
-            if number is None:
-                reasons.append(f"no screen showing {facts.lookup} showed their number")
+            number = number_read_for(facts.lookup, [(s.get("labels", []), before.get("target") or "") for before, s
+                                                    in zip([{}, *episode.steps], episode.steps)])
+            resolved = resolved_goal(episode.goal, number) if number else None
+            if resolved is None:
+                reasons.append(f"no page of {facts.lookup} showed their number" if number is None else
+                               "the goal uses the number in a way the critic cannot check")
                 return 0.0
-            episode = replace(episode, goal=resolved_goal(episode.goal, number))
+            episode = replace(episode, goal=resolved)
             facts = read_goal(episode.goal)
         steps = [s for s in episode.steps if s.get("action")]
         seen = [label for s in episode.steps for label in s.get("labels", [])] + episode.final_labels
@@ -173,11 +177,10 @@ class OfflineCritic(Critic):
             check(any(re.search(rf"(^|\D)0?{facts.minutes}\s*(m|min|minutes?)\b", label) for s in steps[1:]
                       for label in s.get("labels", []) + episode.final_labels if not label.isdigit()),
                   f"no screen shows the {facts.minutes} minutes it was to set")
-        if facts.extreme:                 # a level all the way up or down: a reading on the last screen shows it
-            levels = [int(m.group(1)) for label in episode.final_labels if (m := re.fullmatch(r"(\d{1,3})\s?%", label))]
-            at_end = [v for v in levels if (v >= 95 if facts.extreme == "max" else v <= 5)]
-            check(bool(at_end), f"no level on the last screen reads {'100' if facts.extreme == 'max' else '0'}% "
-                                f"(or within 5 of it){'' if levels else ': it shows no level at all'}")
+        if facts.extreme:                 # a level all the way up or down: a reading the episode moved shows it
+            check(_moved_to_extreme(episode, facts.extreme),
+                  f"no reading the episode changed went to {'100' if facts.extreme == 'max' else '0'}% "
+                  "(or within 5 of it)")
         if facts.deletes and not facts.creates:
             subject = facts.names or [v.text for v in facts.values]
             check(_seen_before_delete(episode, subject), "what it deletes was never on screen before the delete")
@@ -201,14 +204,13 @@ FIELD_KINDS = {"name": ("name", "recipient", "to", "contact", "search", "title",
                "title": ("title", "label", "name", "subject", "event")}
 
 
-def _read_number(episode: Episode, who: str) -> str | None:
-    """The phone number a screen showing `who` showed (the value a lookup goal copies)."""
-    for step in episode.steps:
-        labels = step.get("labels", [])
-        number = next((label.strip() for label in labels if PHONE.fullmatch(label.strip())), None)
-        if number and who in labels:
-            return number
-    return None
+def _moved_to_extreme(episode: Episode, extreme: str) -> bool:
+    """A percentage on the last screen at the extreme that the last tap on that screen brought: it was
+    not on the screen before it (the battery's '95%' in the status bar is on every screen)."""
+    taps = [s for s in episode.steps if (s.get("action") or {}).get("action_type") == "click"]
+    before = set(taps[-1].get("labels", [])) if taps else set()
+    readings = [level_reading(label) for label in episode.final_labels if label not in before]
+    return any(v is not None and (v >= 95 if extreme == "max" else v <= 5) for v in readings)
 
 
 def _created_what_existed(episode: Episode, facts) -> str:
@@ -325,10 +327,11 @@ def _answer_evidence(episode: Episode, facts, reasons: list[str]) -> float:
         reasons.append("an empty answer")
         return 0.0
     asks_said = bool(SAID.search(facts.core)) and not ASKS_CONTACT.search(episode.goal)
+    someone = [n for n in facts.names if len(n.split()) == 2] and not re.search(r"\bnote\b", episode.goal, re.I)
     if answer.endswith("?") and not asks_said:
         reasons.append(f"the answer {answer!r} is itself a question")
         return 0.2
-    if asks_said and (PHONE.fullmatch(answer) or EMAIL.fullmatch(answer)):
+    if asks_said and someone and (PHONE.fullmatch(answer) or EMAIL.fullmatch(answer)):
         reasons.append(f"the answer {answer!r} is a phone number or an email address; the question asks "
                        "what was written")
         return 0.2

@@ -22,7 +22,7 @@ from typing import Any
 
 from agents.gui.agent import AgentConfig, GuiAgent
 from agents.gui.backends import Memory
-from agents.gui.history import element_name, is_keyboard, is_slider, relative_point, screen_name
+from agents.gui.history import element_name, is_keyboard, is_slider, level_reading, relative_point, screen_name
 from control.phone.action import JSONAction
 from control.phone.device import DeviceError, PhoneDevice
 from control.phone.observation import Observation, UIElement
@@ -76,6 +76,12 @@ def _tappable(observation: Observation) -> list[UIElement]:
     rows = [e.bounds for e in observation.elements if e.clickable and not e.label]
     return [e for e in observation.elements if e.clickable or any(
         r.left <= e.bounds.center[0] < r.right and r.top <= e.bounds.center[1] < r.bottom for r in rows)]
+
+
+def _level_goal(slider: str, end: str) -> str:
+    """The goal of setting a slider all the way, in words, not as a label ("brightness level"):
+    capitalised, the goal reader would take it for someone's name."""
+    return f"Set {slider.lower()} to its {'maximum' if end == 'max' else 'minimum'}."
 
 
 def _name(element: UIElement) -> str:
@@ -181,10 +187,10 @@ class Explorer:
             name, end = self._sliding
             self._sliding = None
             slider = next((e for e in observation.elements if is_slider(e) and element_name(e) == name), None)
-            reading = re.fullmatch(r"(\d{1,3})\s?%", slider.text) if slider is not None else None
-            if reading:
-                findings.readings[(app, name)] = int(reading.group(1))
-            if reading and (int(reading.group(1)) >= 95 if end == "max" else int(reading.group(1)) <= 5):
+            reading = level_reading(slider.text) if slider is not None else None
+            if reading is not None:
+                findings.readings[(app, name)] = reading
+            if reading is not None and (reading >= 95 if end == "max" else reading <= 5):
                 findings.levels.setdefault((app, name, end), [*self._route, {"screen": self._route[-1]["screen"],
                                                                              "action": "status", "text": "complete"}])
         hints = [e.hint for e in observation.elements if e.editable and e.hint and "search" not in e.hint.casefold()]
@@ -203,8 +209,7 @@ class Explorer:
                 goals.append(f"Open the {label} tab in {app}.")
         for app, name in sorted({(app, name) for app, name, _ in findings.levels}):
             reading = findings.readings.get((app, name), 50)     # where curiosity left it: the goal moves it
-            # in words, not as a label ("brightness level"): capitalised, it would read as someone's name
-            goals.append(f"Set {name.lower()} to its {'minimum' if reading >= 50 else 'maximum'}.")
+            goals.append(_level_goal(name, "min" if reading >= 50 else "max"))
         for (app, button), hints in sorted(findings.forms.items()):
             words = [h for h in hints if re.search(r"title|name|label|message|subject", h, re.I)]
             if not words:
@@ -219,10 +224,9 @@ class Explorer:
         guidance (the agent has no rule for where on a slider to tap): the critic then judges
         whether following it from scratch did what the goal says."""
         self.device.reset()
-        hints = [Memory(task=f"Set {name.lower()} to its {'maximum' if end == 'max' else 'minimum'}.", app=app,
-                        steps=route)
+        hints = [Memory(task=_level_goal(name, end), app=app, steps=route)
                  for (app, name, end), route in self.report.findings.levels.items()
-                 if goal.startswith(f"Set {name.lower()} ")]
+                 if goal in (_level_goal(name, "max"), _level_goal(name, "min"))]
         result = self.agent.run(self.device, goal, memories=hints[:1])
         verdict = self.remember(goal, result)
         self.report.steps += result.actions

@@ -162,8 +162,10 @@ def app_entered_as(steps: list[dict[str, Any]], package: str) -> str:
     episode may open Calendar, wander home and tap Notes."""
     for step, after in zip(reversed(steps[:-1]), reversed(steps[1:])):
         action = step.get("action") or {}
-        if "launcher" in (step.get("package") or "") and after.get("package") == package:
-            name = action.get("app_name") if action.get("action_type") == "open_app" else step.get("target")
-            if name:
-                return name
+        if after.get("package") != package:
+            continue
+        if action.get("action_type") == "open_app" and action.get("app_name"):     # from anywhere
+            return action["app_name"]
+        if "launcher" in (step.get("package") or "") and step.get("target"):      # a tap on the home screen
+            return step["target"]
     return ""

@@ -18,8 +18,8 @@ from typing import Any
 from agents.gui.backends import Backend, BackendError, Memory, StepContext
 from agents.gui.history import (
     History,
+    acted_on,
     describe_action,
-    element_at,
     element_name,
     field_name,
     is_keyboard,
@@ -211,18 +211,17 @@ class GuiAgent:
     def _geometry(step: Step, action: JSONAction, before: Observation) -> None:
         """Where the gesture landed, and the label of the element it landed on (the smallest one
         holding the point), for the record and for memories."""
-        if action.index is not None and 0 <= action.index < len(before.elements):
-            step.target = element_name(before.elements[action.index])
+        element = acted_on(before, action)
+        if element is not None:
+            step.target = element_name(element)
         try:
             gesture = resolve(action, before)
         except InvalidAction:
             return
         if gesture.point is not None:
             step.point = list(gesture.point)
-            x, y = gesture.point
-            if action.index is None and (element := element_at(before, x, y)) is not None:   # a tap by point
-                step.target = element_name(element)
-                step.at = relative_point(element, x, y)
+            if action.index is None and element is not None:     # a tap by point: where within the element
+                step.at = relative_point(element, *gesture.point)
         if gesture.path is not None:
             step.path = [list(gesture.path[0]), list(gesture.path[1])]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -29,19 +30,26 @@ ON = re.compile(r"\b(turn|switch|put)\s+on\b|\b(turn|switch|set|put)\b[^.]*\bon\
                 r"|\benable\b|\bactivate\b|\bon\b\.?$|\b[\w-]+ on\b" + _STATE, re.I)
 OFF = re.compile(r"\b(turn|switch|set|put)\b[^.]*\boff\b|\bdisable\b|\bdeactivate\b|\boff\b\.?$", re.I)
 TIME = re.compile(r"\b(\d{1,2}):(\d{2})\s*(AM|PM|am|pm)?\b")
-SPAN = re.compile(TIME.pattern + r"\s*(?:to|until|and|–|-)\s*" + TIME.pattern)      # two times: a start and an end
+# two times, a start and an end: "2:00 PM to 3:30 PM", "between 9:00 AM and 10:30 AM"
+SPAN = re.compile(TIME.pattern + r"\s*(?:to|until|–|-)\s*" + TIME.pattern + r"|\bbetween\s+" + TIME.pattern
+                  + r"\s+and\s+" + TIME.pattern)
 PHONE = re.compile(r"\+?\d[\d ()-]{6,}\d")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]")
 MINUTES = re.compile(r"\b(\d{1,3})[- ]minute", re.I)
 DATE = re.compile(r"\b(" + "|".join(calendar.month_name[1:]) + r")\s+(\d{1,2})\b")
 # A value the goal uses without giving it: someone's number, to be read in one app and written in another
-REFERRED = re.compile(r"\b([A-Z][a-z]+ [A-Z][a-z]+)'s (?:phone )?number\b"
+REFERRED = re.compile(r"\b([A-Z][a-z]+ [A-Z][a-z]+)['’]s (?:phone )?number\b"
                       r"|\bthe number I have for ([A-Z][a-z]+ [A-Z][a-z]+)")
 USES = re.compile(r"\b(write|send|text|message|copy|note|share)\b", re.I)
+EDITS = re.compile(r"^\s*(change|update|edit|set|correct|fix)\b", re.I)     # "Change X's number to ...": it gives it
+DAY = re.compile(r"\d{4}-\d\d-\d\d")                                        # a date, which PHONE also matches
 # A level set all the way up or down (a slider: brightness, volume): "to its maximum", "as dim as it goes"
-MAX = re.compile(r"\b(max(imum)?|highest|all the way up|brightest|loudest|as (bright|loud|high) as)\b", re.I)
-MIN = re.compile(r"\b(min(imum)?|lowest|all the way down|dimmest|quietest|as (dim|dark|quiet|low) as)\b", re.I)
+# (in lower case: "Max" and "Min-jun" are names; and only beside what a level is, not "a maximum of 5 minutes")
+MAX = re.compile(r"\b(to (its|the|their) (max|maximum|highest)|(max|maximum|highest|full) (brightness|volume|level)"
+                 r"|all the way up|as (bright|loud|high) as)\b")
+MIN = re.compile(r"\b(to (its|the|their) (min|minimum|lowest)|(min|minimum|lowest) (brightness|volume|level)"
+                 r"|all the way down|as (dim|dark|quiet|low) as)\b")
 NAME = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)*\b")
 # What a new item is to be called, where the goal gives it without quotes: "a note called Bike repair
 # with ...", "an alarm with the label Yoga", "I have Plumber visit today at ...", "an event in my
@@ -97,7 +105,8 @@ def read_goal(goal: str) -> GoalFacts:
     wanted = KEEP.sub("", goal)          # "..., but leave airplane mode on": what not to touch is not asked
     unquoted = QUOTED.sub(" ", wanted)   # a note that says "call mom on Sunday" switches nothing on
     referred = REFERRED.search(goal)
-    lookup = (referred.group(1) or referred.group(2)) if referred and \
+    gives_it = bool(EDITS.match(goal)) or any(not DAY.fullmatch(p.strip()) for p in PHONE.findall(goal))
+    lookup = (referred.group(1) or referred.group(2)) if referred and not gives_it and \
         USES.search(goal[:referred.start()] + goal[referred.end():]) else None
     # asks about a state, sets none ("Look up X's number and write it in a note" uses what it looks up)
     question = (bool(QUESTION.match(goal)) or goal.rstrip().endswith("?")) and lookup is None
@@ -121,9 +130,13 @@ def read_goal(goal: str) -> GoalFacts:
         facts.hour_minute = (h, minute)
         facts.values.append(Value(f"{h:02d}:{minute:02d}", "time"))
     span = SPAN.search(rest)
-    if span and facts.creates:      # "from 2:00 PM to 3:30 PM": a new item's end (a moved alarm's "to" is its new time)
-        h, minute = _hour_minute(*span.groups()[3:])
-        facts.values.append(Value(f"{h:02d}:{minute:02d}", "end"))
+    if span and facts.creates and times:   # "from 2:00 PM to 3:30 PM": a new item's end (a moved alarm's
+        start, end = [g for g in span.groups()[:3]], [g for g in span.groups()[3:6]]    # "to" is its new time)
+        if span.group(1) is None:
+            start, end = list(span.groups()[6:9]), list(span.groups()[9:12])
+        if tuple(start) == tuple(times[0]):          # the span begins at the start time read above
+            h, minute = _hour_minute(*end)
+            facts.values.append(Value(f"{h:02d}:{minute:02d}", "end"))
     date = DATE.search(rest)
     if date:
         facts.date = (list(calendar.month_name).index(date.group(1)), int(date.group(2)))
@@ -153,16 +166,28 @@ def read_goal(goal: str) -> GoalFacts:
     return facts
 
 
-def resolved_goal(goal: str, number: str) -> str:
+def resolved_goal(goal: str, number: str) -> str | None:
     """A goal that uses someone's number (`lookup`), once the number has been read: the same task
     with the number given, said the way the two tasks that take a copied value are said (into a
-    note with its title, or texted to the other person)."""
+    note with its title, or texted to the other person); None when it is neither."""
     facts = read_goal(goal)
     if re.search(r"\bnote\b", goal, re.I):
         title = (QUOTED.findall(goal) or titles(QUOTED.sub(" ", goal)) or [facts.lookup])[0]
         return f'Create a note titled "{title}" that says "{number}".'
-    recipient = next((n for n in facts.names if n != facts.lookup), None)
-    return f'Send {recipient} a message saying "{number}".' if recipient else goal
+    recipient = next((n for n in facts.names if n != facts.lookup and n not in facts.lookup), None)
+    return f'Send {recipient} a message saying "{number}".' if recipient else None
+
+
+def number_read_for(who: str, screens: Iterable[tuple[Sequence[str], str]]) -> str | None:
+    """The phone number `who`'s own page showed (what a lookup goal copies). `screens` are (labels,
+    what the step before tapped): a page of theirs is a screen reached by tapping them that shows
+    them and one phone number (a message list shows them beside strangers' numbers)."""
+    for labels, reached_by in screens:
+        texts = [label.strip() for label in labels]
+        numbers = {text for text in texts if PHONE.fullmatch(text) and not DAY.fullmatch(text)}
+        if reached_by == who and who in texts and len(numbers) == 1:
+            return numbers.pop()
+    return None
 
 
 def titles(text: str) -> list[str]:
@@ -210,7 +235,8 @@ def goal_key(goal: str) -> str:
     facts = read_goal(goal)
     key = goal
     values = [v for v in facts.values if v.kind not in ("time", "end")] + [Value(n, "name") for n in facts.names]
-    if facts.new_value and not TIME.search(facts.new_value) and not any(facts.new_value in v.text for v in values):
+    if facts.new_value and not TIME.search(facts.new_value) and len(facts.new_value.split()) <= 4 \
+            and not any(facts.new_value in v.text for v in values):
         values.append(Value(facts.new_value, "text"))    # what something becomes ("... to Birthday party")
     for value in sorted(values, key=lambda v: -len(v.text)):
         key = key.replace(f'"{value.text}"', KIND_WORDS[value.kind]).replace(value.text, KIND_WORDS[value.kind])

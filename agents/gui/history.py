@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +58,21 @@ def relative_point(element: UIElement, x: int, y: int) -> list[float]:
     b = element.bounds
     return [round(min(1.0, max(0.0, (x - b.left) / max(1, b.width))), 3),
             round(min(1.0, max(0.0, (y - b.top) / max(1, b.height))), 3)]
+
+
+def level_reading(label: str) -> int | None:
+    """A percentage label's value ('80%' -> 80): how a slider shows its level."""
+    match = re.fullmatch(r"(\d{1,3})\s?%", label.strip())
+    return int(match.group(1)) if match else None
+
+
+def acted_on(observation: Observation, action: JSONAction) -> UIElement | None:
+    """The element an action acts on: the one it names by index, else the one under its point."""
+    if action.index is not None and 0 <= action.index < len(observation.elements):
+        return observation.elements[action.index]
+    if action.x is not None and action.y is not None:
+        return element_at(observation, action.x, action.y)
+    return None
 
 
 def is_slider(element: UIElement) -> bool:
@@ -162,10 +178,7 @@ class History:
 
     def add(self, before: Observation, after: Observation, action: JSONAction) -> Anchor:
         summary, effect = summarize(before, after, action)
-        if action.index is not None and 0 <= action.index < len(before.elements):
-            acted: UIElement | None = before.elements[action.index]
-        else:
-            acted = element_at(before, action.x, action.y) if action.x is not None and action.y is not None else None
+        acted = acted_on(before, action)
         target = element_name(acted) if acted is not None else ""
         seen = tuple(e.label for e in before.elements if e.label and not is_keyboard(e) and not e.editable)
         anchor = Anchor(len(self.anchors) + 1, action, summary, effect, self._reflect(before, after, action, effect),

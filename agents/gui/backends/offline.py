@@ -31,7 +31,17 @@ import numpy as np
 
 from agents.embed import Embedder, shared_embedder
 from agents.gui.backends import Backend, Memory, Reply, StepContext, timed
-from agents.gui.goal import PHONE, TIME, TRIVIAL, WORD, Value, entry_values, read_goal, resolved_goal
+from agents.gui.goal import (
+    PHONE,
+    TIME,
+    TRIVIAL,
+    WORD,
+    Value,
+    entry_values,
+    number_read_for,
+    read_goal,
+    resolved_goal,
+)
 from agents.gui.history import is_keyboard, is_slider, screen_name
 from agents.gui.prompts import Prompt
 from control.phone.action import JSONAction
@@ -47,7 +57,8 @@ MEMORY_TRUST = 0.65     # the cosine of goal keys above which a remembered task 
 MEMORY_LOOSE = 0.2      # ... and above which one is taken when another retrieved memory confirms its path
 MEMORY_AGREE = 0.5      # the path overlap (Jaccard) at which two memories confirm each other
 # "on" as a state ("the first alarm that is on"), not a preposition ("Budget review on November 15")
-SWITCHED_ON = re.compile(r"\b(active|switched on|turned on|enabled)\b|\bon\b(?!\s+(?:[A-Z]|\d|the|my|a)\w*)", re.I)
+SWITCHED_ON = re.compile(r"\b(active|switched on|turned on|enabled)\b|\bon\b(?!\s+(?:(?-i:[A-Z])|\d|(?:the|my|a)\b))",
+                         re.I)
 COMMIT = ("Save", "OK", "Done", "Send", "Set", "Add", "Start", "Delete", "Confirm", "Create", "Apply")
 
 
@@ -113,10 +124,17 @@ class Policy:
             return goal, ""
         screens = [(a.seen, a.screen) for a in self.anchors] + \
             [(tuple(e.label for e in self.elements), screen_name(self.obs.package, self.obs.activity))]
-        for labels, screen in screens:
-            number = next((label for label in labels if PHONE.fullmatch(label.strip())), None)
-            if number and who in labels:
-                return resolved_goal(goal, number.strip()), screen.split("/")[0]
+        tapped = [""] + [a.target for a in self.anchors]        # what led to each of those screens
+        for i, ((labels, screen), reached_by) in enumerate(zip(screens, tapped)):
+            number = number_read_for(who, [(labels, reached_by)])
+            if number is None:
+                continue
+            resolved = resolved_goal(goal, number)
+            if resolved is None:          # a use of it this reader cannot restate: pursue the goal as given
+                return goal, ""
+            # leave the app it was read in once: unless the episode has gone home or opened an app since
+            moved = any(a.action.action_type in ("navigate_home", "open_app") for a in self.anchors[i:])
+            return resolved, "" if moved else screen.split("/")[0]
         return f"What is {who}'s phone number?", ""
 
     # -- the decision ----------------------------------------------------------------------------
@@ -222,8 +240,8 @@ class Policy:
         remembered goal (a contact's name) is not this goal's, so it is left to the other rules."""
         if not self.memories:
             return None
-        if any(self.named(e.label) and not self._done_here(e.label) for e in self.elements if e.clickable):
-            return None    # what this goal names is here to tap: the remembered way was to another one's
+        if any(self._names_item(e.label) and not self._done_here(e.label) for e in self.elements if e.clickable):
+            return None    # the item this goal names is here to tap: the remembered way was to another one's
         memory = self.memories[0]
         shown = {e.label.casefold(): e for e in self.elements if e.label and (e.clickable or e.checkable)}
         # the furthest step possible from here: a remembered path may wander (tabs tried in turn) first
@@ -334,6 +352,14 @@ class Policy:
         return (self.e.similarity(self.facts.core, labels) + self.e.similarity(self.goal, labels)) / 2 \
             + self._word_overlap(labels)
 
+    def _names_item(self, label: str) -> bool:
+        """The label is the item the goal is about (a person, a title, its day), not a control the goal's
+        words happen to cover ('Alarm' for "Set an alarm")."""
+        items = self.facts.names + [v.text for v in self.facts.values if v.kind in ("text", "title")]
+        if label.strip().isdigit():
+            return self.named(label)
+        return any(item.casefold() == label.casefold() for item in items)
+
     def named(self, label: str) -> bool:
         """The goal names this label outright: all its words are in the goal (and one is not trivial)."""
         words = set(WORD.findall(label.casefold()))
@@ -384,7 +410,7 @@ class Policy:
         elif re.search(r"\btime\b|\bwhen\b|earliest|first alarm|\bstart", goal):
             found = [e for e in values if TIME.search(e.text)]
             timed_switches = [e for e in self.elements if e.checkable and TIME.search(e.content_desc)]
-            if timed_switches and SWITCHED_ON.search(goal):   # only what is switched on (alarms)
+            if timed_switches and SWITCHED_ON.search(self.goal):   # only what is switched on (alarms)
                 on = [e for e in timed_switches if e.checked]
                 found = [e for e in found if any(e.text in s.content_desc for s in on)]
             if not (found and self._on_subject()):

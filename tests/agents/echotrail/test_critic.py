@@ -183,23 +183,25 @@ def test_a_message_that_asks_something_answers_what_someone_said():
 
 
 @pytest.mark.parametrize("goal, final, accepted", [
-    ("Set Brightness level to its maximum.", ["Display", "Brightness level", "100%"], True),
-    ("Turn the brightness all the way down.", ["Display", "Brightness level", "3%"], True),
-    ("Turn the brightness all the way down.", ["Display", "Brightness level", "50%"], False),
-    ("Set Brightness level to its maximum.", ["Display", "Brightness level"], False),
+    ("Set Brightness level to its maximum.", ["Display", "Brightness level", "100%", "95%"], True),
+    ("Turn the brightness all the way down.", ["Display", "Brightness level", "3%", "95%"], True),
+    ("Turn the brightness all the way down.", ["Display", "Brightness level", "50%", "95%"], False),
+    # the battery's 95% in the status bar was there before the tap: it is no reading the episode moved
+    ("Set Brightness level to its maximum.", ["Display", "Brightness level", "50%", "95%"], False),
 ])
-def test_a_level_goal_is_judged_by_the_reading_on_the_last_screen(goal, final, accepted):
-    """A slider takes effect at once (no Save); what shows it went all the way is its reading."""
+def test_a_level_goal_is_judged_by_the_reading_its_tap_moved(goal, final, accepted):
+    """A slider takes effect at once (no Save); what shows it went all the way is its new reading."""
+    before = ["Display", "Brightness level", "50%", "95%"]
     steps = [_step({"action_type": "click", "index": 3}, "After it tapped 'Display': the screen changed.",
-                   target="Display", package="com.android.settings", labels=["Settings", "Display"]),
+                   target="Display", package="com.android.settings", labels=["Settings", "Display", "95%"]),
              _step({"action_type": "click", "x": 1000, "y": 500}, "After it tapped 'Brightness level': new on screen.",
-                   target="Brightness level", package="com.android.settings", labels=final),
+                   target="Brightness level", package="com.android.settings", labels=before),
              _step({"action_type": "status", "goal_status": "complete"}, "", package="com.android.settings",
                    labels=final)]
     verdict = _judge(goal, steps, "complete", final, app="Settings")
     assert verdict.accepted == accepted, verdict.reasons
     if not accepted:
-        assert any("no level on the last screen" in r for r in verdict.reasons), verdict.reasons
+        assert any("no reading the episode changed" in r for r in verdict.reasons), verdict.reasons
 
 
 def test_a_goal_using_someones_number_needs_a_screen_that_showed_it():
@@ -232,6 +234,10 @@ def test_a_goal_using_someones_number_needs_a_screen_that_showed_it():
     blind = OfflineCritic().judge(Episode(goal, episode(["Olivia Patel", "Mobile"]), final, "complete"))
     assert read.scores.completion == 1.0, read.reasons
     assert not blind.accepted and "showed their number" in " ".join(blind.reasons), blind.reasons
+    # the number seen on a screen not reached by tapping them (a message list) is not theirs either
+    stray = episode(["Olivia Patel", "Mobile", number])
+    stray[0] = dict(stray[0], action={"action_type": "scroll", "direction": "down"}, target="")
+    assert not OfflineCritic().judge(Episode(goal, stray, final, "complete")).accepted
 
 
 def test_a_search_that_finds_nothing_is_judged_in_the_app_it_was_made_in():

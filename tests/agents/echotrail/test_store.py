@@ -358,9 +358,27 @@ def test_where_a_tap_landed_is_kept_and_a_step_without_one_hashes_as_before(stor
     exactly as before the field existed, and a step with it round-trips through the store."""
     plain = Trajectory.parse(trajectory("Set Brightness level to its maximum."))
     assert '"at"' not in plain.model_dump_json() and "at" not in plain.steps[0].model_dump()
+    assert plain.steps[0].model_dump_json() == ('{"screen":"settings/Main","action":"click","target":"Button '
+                                               "'Set Brightness level to its maximum.'\",\"text\":\"\",\"slot\":\"\","
+                                               '"effect":"the screen changed"}')
     tapped = Trajectory.parse({**plain.model_dump(), "steps": [
         {**plain.steps[0].model_dump(), "at": [0.999, 0.5]}, plain.steps[1].model_dump()]})
     stored = store.get(store.add(tapped))
     assert stored.steps[0].at == (0.999, 0.5)
-    with pytest.raises(TrajectoryError, match="at"):
+    with pytest.raises(TrajectoryError, match=r"steps\.0\.at"):
         Trajectory.parse({**plain.model_dump(), "steps": [{**plain.steps[0].model_dump(), "at": [1.5, 0]}]})
+
+
+def test_a_trajectorys_app_is_the_one_entered_last_by_name_or_from_home():
+    """Opened by name from inside another app, or tapped on the home screen: the launcher's name."""
+    from agents.echotrail.trajectory import app_entered_as
+
+    def step(package, action, target=""):
+        return {"package": package, "action": action, "target": target}
+    calendar, clock, launcher = "com.google.android.calendar", "com.google.android.deskclock", "com.x.nexuslauncher"
+    inside = [step(launcher, {"action_type": "open_app", "app_name": "Calendar"}),
+              step(calendar, {"action_type": "open_app", "app_name": "Clock"}), step(clock, {"action_type": "click"})]
+    assert app_entered_as(inside, clock) == "Clock"
+    tapped = [step(calendar, {"action_type": "navigate_home"}), step(launcher, {"action_type": "click"}, "Clock"),
+              step(clock, {"action_type": "click"})]
+    assert app_entered_as(tapped, clock) == "Clock" and app_entered_as(tapped, calendar) == ""

@@ -163,6 +163,7 @@ def test_on_before_a_date_is_a_preposition_when_asking_a_time():
     ("Set the screen brightness to its maximum.", "max"), ("Turn the brightness all the way down.", "min"),
     ("Make the display as dim as it goes.", "min"), ("Make the display as bright as it goes.", "max"),
     ("Add a contact with the full name Ada Byron.", None), ("Set an alarm for 7:40 PM.", None),
+    ("Set an alarm for 7:00 AM with the label Max.", None), ("Text Min-jun: a maximum of 5 minutes.", None),
 ])
 def test_a_level_all_the_way_up_or_down_is_read_from_the_goal(goal, extreme):
     assert read_goal(goal).extreme == extreme
@@ -195,3 +196,26 @@ def test_a_number_the_goal_only_names_is_read_in_one_app_and_written_in_another(
     assert success and "navigate_home" in kinds, (goal, steps)
     assert read_goal(goal).lookup and not read_goal(goal).question        # "Look up ... and write it" asks nothing
     assert not read_goal("What is Vera Costa's phone number?").lookup   # a question about it uses nothing
+
+
+@pytest.mark.parametrize("goal, on", [
+    ("Which alarm that is on rings first?", True), ("Of the alarms that are on, which rings earliest?", True),
+    ("At what time is Budget review on November 15?", False), ("What time is gym on the 21st?", False),
+])
+def test_on_as_a_state_is_told_from_on_before_a_date(goal, on):
+    from agents.gui.backends.offline import SWITCHED_ON
+
+    assert bool(SWITCHED_ON.search(goal)) == on
+
+
+def test_a_number_is_read_only_from_a_screen_of_that_person_alone():
+    """Their number is the one their own page shows (reached by tapping them): a message list shows
+    them beside strangers' numbers."""
+    from agents.gui.goal import number_read_for
+
+    inbox = ["Messages", "Olivia Patel", "See you at 7", "+1 432-478-9651", "Your code is 4411"]
+    page = ["Olivia Patel", "Mobile", "+1 536-899-5451", "Message"]
+    assert number_read_for("Olivia Patel", [(inbox, "Messages")]) is None
+    assert number_read_for("Olivia Patel", [(inbox, "Messages"), (page, "Olivia Patel")]) == "+1 536-899-5451"
+    assert number_read_for("Olivia Patel", [(["Olivia Patel", "2026-11-18"], "Olivia Patel")]) is None  # a date
+    assert read_goal("Change Olivia Patel's number to +1 555-010-2000 and text her.").lookup is None
