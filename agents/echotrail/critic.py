@@ -339,6 +339,10 @@ def _answer_evidence(episode: Episode, facts, reasons: list[str]) -> float:
         reasons.append(f"the answer {answer!r} gives several times where the question asks for one")
         return 0.4
     screens = [s.get("labels", []) for s in episode.steps] + [episode.final_labels]
+    if facts.names and len(screens) > 2 and all(answer in labels for labels in screens):
+        # about something named (an event, a person), an answer on every screen is the status bar's
+        reasons.append(f"the answer {answer!r} is on every screen it saw (the status bar), not read off a page")
+        return 0.2
     holding = [labels for labels in screens if any(_says(label, answer) for label in labels)]
     if re.fullmatch(r"\d{1,3}", answer) and re.search(r"\bhow many\b|^\s*count\b", facts.core, re.I):
         holding = screens[-2:]          # a count is counted off the list it answered on, not read anywhere

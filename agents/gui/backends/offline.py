@@ -402,7 +402,8 @@ class Policy:
             return labelled
         if "how many" in goal or goal.startswith("count"):
             return self._count()
-        values = [e for e in self.elements if e.text and not e.editable and e.text.casefold() not in goal]
+        values = [e for e in self.elements if e.text and not e.editable and e.text.casefold() not in goal
+                  and "systemui" not in e.package]      # the status bar's clock answers no question
         if not values:
             return None
         if "number" in goal:

@@ -255,3 +255,21 @@ def test_a_search_that_finds_nothing_is_judged_in_the_app_it_was_made_in():
     verdict = _judge("Delete Piano lesson on November 18 from my calendar.", steps, "infeasible", ["No notes match"],
                      app="Calendar")
     assert not verdict.accepted and any("looked in Notes" in r for r in verdict.reasons), verdict.reasons
+
+
+def test_an_answer_that_is_on_every_screen_is_the_status_bar_not_an_answer():
+    """'At what time is Budget review?' answered with the clock in the status bar ('14:45')."""
+    screens = [["Calendar", "November 2026", "27", "14:45"], ["Navigate up", "Fri, Nov 27", "14:45"]]
+    steps = [_step({"action_type": "click", "index": 3}, "After it tapped '27': the screen changed to Day.",
+                   target="27", package="com.google.android.calendar", labels=screens[0]),
+             _step({"action_type": "click", "index": 0}, "After it tapped 'Navigate up': the screen changed.",
+                   target="Navigate up", package="com.google.android.calendar", labels=screens[1]),
+             _step({"action_type": "answer", "text": "14:45"}, "", package="com.google.android.calendar",
+                   labels=screens[0])]
+    home = ["Tuesday, November 24", "Settings", "Calendar", "14:45"]
+    verdict = OfflineCritic().judge(Episode("What time is my Budget review on November 27?",
+                                            [_step({"action_type": "open_app", "app_name": "Calendar"},
+                                                   "After it opened Calendar: the app changed.",
+                                                   package="com.google.android.apps.nexuslauncher", labels=home),
+                                             *steps], screens[0], "answered", "14:45"))
+    assert not verdict.accepted and any("every screen" in r for r in verdict.reasons), verdict.reasons
