@@ -7,6 +7,9 @@ one part of podium at a time, in one run (interleaved blocks, p50 and ratio to t
     podium               podium's Server and Client
     raw + Python N       the raw ROUTER running a fixed piece of Python before each reply, to
                          compare its cost in a ping-pong with its cost in a hot loop
+    lean msgpack         a bound for any msgpack design in Python: a header map with the array
+                         inline, packed and unpacked with no validation, dispatch by dict, bytes
+                         frames (no zmq.Frame objects); not safe to serve peers, only a floor
 
 Run it on a quiet machine (both processes need a core):  python bench/bus_split.py
 """
@@ -16,6 +19,7 @@ import multiprocessing as mp
 import time
 import timeit
 
+import msgpack
 import numpy as np
 import zmq
 
@@ -55,6 +59,45 @@ def frames_caller(endpoint: str):
     return call
 
 
+def _lean_array(code: int, data: bytes) -> np.ndarray:
+    dtype, shape, raw = msgpack.unpackb(data)
+    return np.frombuffer(raw, dtype).reshape(shape)
+
+
+def _lean_ext(array: np.ndarray) -> msgpack.ExtType:
+    meta = [array.dtype.str, list(array.shape), array.tobytes()]
+    return msgpack.ExtType(wire.EXT_INLINE_NDARRAY, msgpack.packb(meta))
+
+
+def lean_server(endpoint: str, ready) -> None:
+    """The floor: podium's header layout with nothing checked."""
+    sock = zmq.Context.instance().socket(zmq.ROUTER)
+    sock.bind(endpoint)
+    action = np.zeros(bus.ACTION, np.float32)
+    methods = {"act": lambda obs: action}
+    ready.set()
+    while True:
+        identity, head = sock.recv_multipart()
+        header = msgpack.unpackb(head, ext_hook=_lean_array, raw=False)
+        result = methods[header["method"]](*header["body"]["args"])
+        sock.send_multipart([identity, msgpack.packb({"v": 1, "kind": "reply", "id": header["id"], "method": None,
+                                                      "deadline": None, "body": _lean_ext(result)})])
+
+
+def lean_caller(endpoint: str):
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.connect(endpoint)
+    obs, ids = np.zeros(bus.OBS, np.float32), iter(range(1, 1 << 62))
+
+    def call() -> np.ndarray:
+        req_id = next(ids)
+        sock.send(msgpack.packb({"v": 1, "kind": "call", "id": req_id, "method": "act", "deadline": time.time() + 10,
+                                 "body": {"args": [_lean_ext(obs)], "kwargs": {}}}))
+        reply = msgpack.unpackb(sock.recv(), ext_hook=_lean_array, raw=False)
+        return reply["body"]
+    return call
+
+
 def main(blocks: int = 6, block: int = 500) -> None:
     context = mp.get_context("fork")
     port = iter(range(5921, 5999))
@@ -77,6 +120,7 @@ def main(blocks: int = 6, block: int = 500) -> None:
         "podium": bus.podium_caller(endpoints["podium"], "b"),
         f"raw 2 frames + Python {hot:.1f} µs (hot)": frames_caller(serve("work40", frames_server, 40)),
         f"raw 2 frames + Python {3 * hot:.1f} µs (hot)": frames_caller(serve("work120", frames_server, 120)),
+        "lean msgpack (no checks: a floor)": lean_caller(serve("lean", lean_server)),
     }
     samples: dict[str, list[np.ndarray]] = {name: [] for name in callers}
     for _ in range(blocks):
