@@ -22,8 +22,8 @@ from agents.gui.history import (
     describe_action,
     element_name,
     field_name,
-    is_keyboard,
     relative_point,
+    screen_labels,
 )
 from agents.gui.parse import Frame, ParseError, parse
 from agents.gui.prompts import PROMPT_VERSION, Prompt, model_image_size, prompt_tokens, template
@@ -224,11 +224,6 @@ class GuiAgent:
                 step.at = relative_point(element, *gesture.point)
         if gesture.path is not None:
             step.path = [list(gesture.path[0]), list(gesture.path[1])]
-
-
-def screen_labels(observation: Observation, limit: int = 80) -> list[str]:
-    """The labels a screen shows, in order, without the keyboard's keys and text fields."""
-    return [e.label for e in observation.elements if e.label and not is_keyboard(e) and not e.editable][:limit]
 
 
 def screen_fields(observation: Observation) -> dict[str, str]:

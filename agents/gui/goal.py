@@ -131,10 +131,9 @@ def read_goal(goal: str) -> GoalFacts:
         facts.values.append(Value(f"{h:02d}:{minute:02d}", "time"))
     span = SPAN.search(rest)
     if span and facts.creates and times:   # "from 2:00 PM to 3:30 PM": a new item's end (a moved alarm's
-        start, end = [g for g in span.groups()[:3]], [g for g in span.groups()[3:6]]    # "to" is its new time)
-        if span.group(1) is None:
-            start, end = list(span.groups()[6:9]), list(span.groups()[9:12])
-        if tuple(start) == tuple(times[0]):          # the span begins at the start time read above
+        groups = span.groups()                 # "to" is its new time); six TIME groups per alternative
+        start, end = (groups[0:3], groups[3:6]) if groups[0] is not None else (groups[6:9], groups[9:12])
+        if start == times[0]:                  # the span begins at the start time read above
             h, minute = _hour_minute(*end)
             facts.values.append(Value(f"{h:02d}:{minute:02d}", "end"))
     date = DATE.search(rest)

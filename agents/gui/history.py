@@ -45,6 +45,11 @@ def element_name(element: UIElement) -> str:
     return element.label
 
 
+def screen_labels(observation: Observation, limit: int | None = 80) -> list[str]:
+    """The labels a screen shows, in order, without the keyboard's keys and text fields."""
+    return [e.label for e in observation.elements if e.label and not is_keyboard(e) and not e.editable][:limit]
+
+
 def element_at(observation: Observation, x: int, y: int) -> UIElement | None:
     """The element a tap at (x, y) lands on, as a person would name it: the smallest labelled one
     holding the point."""
@@ -180,7 +185,7 @@ class History:
         summary, effect = summarize(before, after, action)
         acted = acted_on(before, action)
         target = element_name(acted) if acted is not None else ""
-        seen = tuple(e.label for e in before.elements if e.label and not is_keyboard(e) and not e.editable)
+        seen = tuple(screen_labels(before, limit=None))
         anchor = Anchor(len(self.anchors) + 1, action, summary, effect, self._reflect(before, after, action, effect),
                         screen_name(before.package, before.activity), target, seen)
         self.anchors.append(anchor)

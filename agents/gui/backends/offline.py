@@ -123,7 +123,7 @@ class Policy:
         if who is None:
             return goal, ""
         screens = [(a.seen, a.screen) for a in self.anchors] + \
-            [(tuple(e.label for e in self.elements), screen_name(self.obs.package, self.obs.activity))]
+            [(tuple(e.label for e in self.elements), self.screen)]
         tapped = [""] + [a.target for a in self.anchors]        # what led to each of those screens
         for i, ((labels, screen), reached_by) in enumerate(zip(screens, tapped)):
             number = number_read_for(who, [(labels, reached_by)])
@@ -197,8 +197,7 @@ class Policy:
     # -- rules, in order -------------------------------------------------------------------------
     def _leave_source(self) -> tuple[str, JSONAction] | None:
         """A value looked up in one app goes into another: from the app it was read in, go home."""
-        if self.read_in and self.read_in in screen_name(self.obs.package, self.obs.activity).split("/")[0] \
-                and not self.at_home:
+        if self.read_in and self.read_in in self.screen.split("/")[0] and not self.at_home:
             return f"the number is read; the rest of the goal is done elsewhere: {self.goal}", \
                 JSONAction("navigate_home")
         return None
