@@ -152,8 +152,10 @@ class Processes:
         self.procs: list[subprocess.Popen] = []
 
     def podium(self, *args: str) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-m", "control.cli", *args],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        return self.spawn([sys.executable, "-m", "control.cli", *args])
+
+    def spawn(self, argv: list[str]) -> subprocess.Popen:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.procs.append(proc)
         return proc
@@ -244,7 +246,10 @@ class AppiumServer:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.send(signal.SIGCONT)  # a frozen server cannot act on SIGTERM
+        if sig != signal.SIGKILL:
+            # A frozen server cannot act on SIGTERM. SIGKILL needs no thaw, and must get none: a
+            # thawed server could answer a pending request in the moment before it dies.
+            self.send(signal.SIGCONT)
         self.send(sig)
         try:
             self.proc.wait(10)

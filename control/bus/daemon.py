@@ -23,6 +23,7 @@ from control.bus.security import BIND_ENV, DEFAULT_BIND, ClientCurve, FleetKeys,
 from control.errors import AuthenticationFailed
 
 log = logging.getLogger(__name__)
+STOP_GRACE = 10.0  # seconds a graceful stop may take before the daemon exits regardless
 
 
 class Heartbeat:
@@ -94,7 +95,8 @@ class Daemon:
                  endpoint: str | None = None, capabilities: dict[str, Any] | None = None,
                  keys: FleetKeys | None = FROM_ENV, curve: ServerCurve | None = None,
                  hub_curve: ClientCurve | None = None,
-                 heartbeat_interval: float = HEARTBEAT_INTERVAL, **server_options: Any) -> None:
+                 heartbeat_interval: float = HEARTBEAT_INTERVAL, stop_grace: float = STOP_GRACE,
+                 **server_options: Any) -> None:
         # By default what `podium up` hands every daemon, a `command` device's own script included:
         # PODIUM_BIND, and PODIUM_KEYS / PODIUM_HUB_KEY / PODIUM_ALLOW when set.
         endpoint = endpoint or os.environ.get(BIND_ENV) or DEFAULT_BIND
@@ -105,6 +107,7 @@ class Daemon:
             curve, hub_curve = curve or keys.server_curve(), hub_curve or keys.hub_curve()
         self.server = Server(target, endpoint, name=name, curve=curve, **server_options)
         self.name = name
+        self.stop_grace = stop_grace
         self.record = {"name": name, "kind": kind, "endpoint": self.server.endpoint,
                        "capabilities": capabilities or {}, "pid": os.getpid(),
                        "host": socket.gethostname(), "instance": uuid.uuid4().hex}
@@ -126,9 +129,22 @@ class Daemon:
         self.server.stop()
 
     def run(self) -> None:
-        """Serve in the foreground; SIGTERM/SIGINT stop it gracefully (unregistering first)."""
+        """Serve in the foreground; SIGTERM/SIGINT stop it gracefully (unregistering first).
+
+        A graceful stop that has not ended within `stop_grace` seconds (a method still running, a
+        library call that hangs) ends the process anyway, as does a second signal: under `podium
+        up` the signal may come from PR_SET_PDEATHSIG, with no supervisor left to escalate."""
+        stopping = threading.Event()
+
         def on_signal(signum: int, _frame: Any) -> None:
+            if stopping.is_set():
+                log.warning("%s: signal %d again: exiting now", self.name, signum)
+                os._exit(128 + signum)
+            stopping.set()
             log.info("%s: signal %d, stopping", self.name, signum)
+            watchdog = threading.Timer(self.stop_grace, self._force_exit, (signum,))
+            watchdog.daemon = True  # a graceful stop that ends in time does not wait for it
+            watchdog.start()
             self.server.stop()
 
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -139,6 +155,12 @@ class Daemon:
             self.server.serve_forever()
         finally:
             self.heartbeat.stop()
+
+    def _force_exit(self, signum: int) -> None:
+        log.error("%s: still not stopped %g s after signal %d: exiting without a graceful stop",
+                  self.name, self.stop_grace, signum)
+        logging.shutdown()
+        os._exit(128 + signum)
 
     def __enter__(self) -> Daemon:
         return self.start()

@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 
 import pytest
 
+from control.bus import wire
 from control.bus.daemon import Daemon
 from control.bus.echo import EchoService
 from control.bus.hub import Hub, HubClient, connect, wait_for_service
 from control.errors import ServiceNotFound
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
+from tests.control.bus.conftest import raw_dealer
 
 
 def names(hub: HubClient) -> list[str]:
@@ -88,3 +91,33 @@ def test_bad_registration_is_refused_with_reason(hub):
         with pytest.raises(ValueError, match="capabilities"):
             client.call("register", "x", "echo", "tcp://127.0.0.1:1", capabilities=[1])
         assert client.list() == []
+
+
+STUCK_DAEMON = """
+import sys, time
+from control.bus.daemon import Daemon
+
+class Stuck:
+    def hang(self) -> None:
+        time.sleep(600)   # a method that will not end when asked to stop
+
+Daemon(Stuck(), "stuck", "echo", hub=sys.argv[1], endpoint=sys.argv[2], stop_grace=1.0).run()
+"""
+
+
+def test_a_daemon_whose_graceful_stop_hangs_still_exits_after_its_grace(processes, hub):
+    """SIGTERM while a method runs on: the graceful stop cannot finish, and no supervisor may be
+    left to send SIGKILL (PDEATHSIG), so the daemon ends itself once its grace is over."""
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    proc = processes.spawn([sys.executable, "-c", STUCK_DAEMON, hub.endpoint, endpoint])
+    with HubClient(hub.endpoint) as client:
+        wait_for_service(client, "stuck", timeout=20)
+    with raw_dealer(endpoint) as sock:
+        sock.send_multipart(wire.encode(wire.Message(wire.CALL, 1, method="hang",
+                                                      body={"args": [], "kwargs": {}})))
+        time.sleep(0.5)   # the call is running
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        code = proc.wait(15)
+    assert code == 128 + signal.SIGTERM
+    assert time.monotonic() - started < 10   # grace 1 s, not the method's 600 s

@@ -142,7 +142,8 @@ def test_killed_supervisor_leaves_no_daemons_and_next_up_recovers(fleet):
         time.sleep(0.1)
     left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             for pid in our_processes(state)}
-    assert left == {}, f"daemons outlived their supervisor: {left}"
+    logs = {p.name: p.read_text()[-1500:] for p in (state / "logs").glob("*.log")} if left else {}
+    assert left == {}, f"daemons outlived their supervisor: {left}; their logs: {logs}"
     assert (state / "supervisor.pid").exists()  # stale state left behind
     up(config, state)
     wait_until(lambda: names(hub) == {"sim:a", "sim:b"}, timeout=60)
