@@ -1,0 +1,170 @@
+"""The fast decoding path (msgspec) against the checked one, property by property: whatever the
+fast path accepts, hostile or not, the checked path accepts too, with the same values of the same
+types; and the well-formed messages podium itself sends are taken by the fast path."""
+from __future__ import annotations
+
+import sys
+import threading
+
+import msgpack
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from control.bus import wire
+from tests.control.bus.test_fuzz import (
+    FUZZ,
+    GOOD,
+    KEYS,
+    dtype_strings,
+    field_values,
+    nested,
+    pack,
+    trees,
+)
+
+
+def assert_same(fast, checked) -> None:
+    """Equal values of exactly the same types, arrays compared by dtype, shape and bytes."""
+    assert type(fast) is type(checked), (fast, checked)
+    if isinstance(fast, (np.ndarray, np.generic)):
+        assert (fast.dtype, fast.shape, fast.tobytes()) == (checked.dtype, checked.shape, checked.tobytes())
+    elif isinstance(fast, dict):
+        assert list(map(repr, fast)) == list(map(repr, checked))
+        for key_fast, key_checked in zip(fast, checked):
+            assert_same(key_fast, key_checked)
+            assert_same(fast[key_fast], checked[key_checked])
+    elif isinstance(fast, (list, tuple)):
+        assert len(fast) == len(checked)
+        for a, b in zip(fast, checked):
+            assert_same(a, b)
+    elif isinstance(fast, float) and fast != fast:
+        assert checked != checked  # NaN
+    else:
+        assert fast == checked
+
+
+def check(frames: list) -> wire.Message | None:
+    """The fast path's answer, after asserting that the checked path agrees with it."""
+    try:
+        checked = wire._decode_checked(frames)
+    except wire.WireError:
+        checked = None
+    fast = wire._fast_decode(frames)
+    if fast is not None:
+        assert checked is not None, f"fast path accepted what the checked path refuses: {fast}"
+        for field in ("kind", "id", "method", "deadline", "body"):
+            assert_same(getattr(fast, field), getattr(checked, field))
+    return fast
+
+
+@FUZZ
+@given(st.fixed_dictionaries({}, optional={k: field_values for k in KEYS}))
+def test_header_fields_of_every_type_and_value(fields):
+    header = {}
+    for key in KEYS:
+        value = fields.get(key, "good")
+        if value is ...:
+            continue
+        header[key] = GOOD.get(key) if isinstance(value, str) and value == "good" else value
+    check([pack(header)])
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(["tuple", "list", "map"]), min_size=1, max_size=200))
+def test_nesting_of_lists_maps_and_tuples(kinds):
+    fast = check([pack({**GOOD, "body": {"args": [nested(kinds)], "kwargs": {}}})])
+    if len(kinds) + 3 > wire.MAX_DEPTH:
+        assert fast is None
+
+
+@FUZZ
+@given(dtype_strings, st.binary(max_size=64), st.lists(st.integers(-1, 4), max_size=3),
+       st.integers(-1, 3), st.integers(0, 3), st.sampled_from(["frame", "inline", "scalar"]))
+def test_arrays_scalars_dtypes_and_frame_counts(dtype, raw, shape, index, extra_frames, where):
+    if where == "scalar":
+        arg, buffers = msgpack.ExtType(wire.EXT_SCALAR, pack([dtype, raw])), [raw] * extra_frames
+    elif where == "inline":
+        arg, buffers = msgpack.ExtType(wire.EXT_INLINE_NDARRAY, pack([dtype, shape, raw])), [raw] * extra_frames
+    else:
+        arg = msgpack.ExtType(wire.EXT_NDARRAY, pack([index, dtype, shape]))
+        buffers = [raw] * max(extra_frames, 1)
+    check([pack({**GOOD, "body": {"args": [arg], "kwargs": {}}}), *buffers])
+
+
+@FUZZ
+@given(st.lists(st.binary(max_size=64), min_size=1, max_size=4))
+def test_raw_bytes_in_any_number_of_frames(frames):
+    check(frames)
+
+
+@FUZZ
+@given(trees, st.sampled_from([wire.REPLY, wire.ERROR, wire.PUBLISH, wire.HEARTBEAT]))
+def test_any_tree_in_a_one_way_or_reply_message(tree, kind):
+    check([pack({"v": 1, "kind": kind, "id": None, "method": None, "deadline": None, "body": tree})])
+
+
+PORTABLE = st.sampled_from(sorted(wire.PORTABLE_NUMBERS)).flatmap(
+    lambda code: st.sampled_from([f"<{code}", f">{code}"]) if code[1:] != "1" else st.just(f"|{code}"))
+shapes = hnp.array_shapes(min_dims=0, max_dims=3, max_side=40)
+arrays = PORTABLE.flatmap(lambda dtype: hnp.arrays(np.dtype(dtype), shapes))
+values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(), st.text(max_size=8),
+              st.binary(max_size=8), arrays, arrays.map(lambda a: a.reshape(-1)[:1]).filter(len).map(lambda a: a[0])),
+    lambda children: st.one_of(st.lists(children, max_size=4), st.lists(children, max_size=3).map(tuple),
+                               st.dictionaries(st.text(max_size=6), children, max_size=4)),
+    max_leaves=12)
+
+
+@FUZZ
+@given(values, st.integers(0, 2**40), st.one_of(st.none(), st.floats(0, 2e9)))
+def test_messages_podium_sends_take_the_fast_path(body, req_id, deadline):
+    frames = wire.encode(wire.Message(wire.CALL, req_id, "step", deadline, {"args": [body], "kwargs": {}}))
+    frames = [bytes(memoryview(f).cast("B")) if isinstance(f, np.ndarray) else f for f in frames]
+    assume(not wire._may_hold_timestamp(frames[0]))  # those bytes send a message the checked way
+    wire._decode_checked(frames)  # learns the dtypes, as the first message of each would
+    assert check(frames) is not None
+
+
+def test_a_timestamp_goes_to_the_checked_path_and_is_refused():
+    frames = [pack({**GOOD, "body": {"args": [msgpack.Timestamp(5, 0)], "kwargs": {}}})]
+    assert wire._fast_decode(frames) is None
+    assert check(frames) is None
+
+
+def test_nesting_far_beyond_the_limit_is_refused_on_a_small_thread_stack():
+    """msgspec stops at Python's recursion limit: 65,000 levels in 64 KiB are refused, without a
+    crash, on a 2 MiB thread stack (and so is a program's raised recursion limit, checked path)."""
+    head = pack({**GOOD, "body": None})[:-1] + b"\x91" * 65000 + b"\xc0"
+    outcome = []
+
+    def decode_deep() -> None:
+        for limit in (sys.getrecursionlimit(), 50_000):
+            previous = sys.getrecursionlimit()
+            sys.setrecursionlimit(limit)
+            try:
+                outcome.append(wire._fast_decode([head]))
+                with pytest.raises(wire.WireError):
+                    wire.decode([head])
+                outcome.append("refused")
+            finally:
+                sys.setrecursionlimit(previous)
+
+    size = threading.stack_size(2 * 1024 * 1024)
+    try:
+        thread = threading.Thread(target=decode_deep)
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(size)
+    assert outcome == [None, "refused", None, "refused"]
+
+
+def test_a_peer_filling_the_dtype_cache_slows_no_number_array():
+    for size in range(1, 400):  # distinct, valid type strings: the cache's bounded part fills up
+        wire._parse_dtype(f"<U{size}")
+    for dtype in ("<f4", ">f8", "|b1", "|u1", "<i8"):
+        frames = wire.encode(wire.Message(wire.REPLY, 1, body=np.zeros(3, dtype)))
+        assert check(frames) is not None, dtype
