@@ -447,18 +447,26 @@ _scalar_meta = msgspec.msgpack.Decoder(tuple[str, bytes])
 # of C stack per level: safe on a 2 MiB thread stack (Python threads get 8 MiB on Linux) up to this
 # limit. A program that raised the limit further gets the checked path, whose depth is bounded here.
 _FAST_RECURSION = 3000
-_fast = threading.local()  # the message being decoded on this thread, for the extension hook
+class _FastDecoder:
+    """The fast path of one thread: msgspec decoders whose extension hook is this object's `ext`,
+    with the state of the message being decoded (one Python call per extension, no lookups)."""
 
-
-class _FastArrays:
-    """The extensions of one message on the fast path (arrays, scalars, tuples)."""
-
-    __slots__ = ("buffers", "frames_used", "ext_depth")
-
-    def __init__(self, buffers: Sequence[Any]) -> None:
-        self.buffers = buffers
+    def __init__(self) -> None:
+        self.header = msgspec.msgpack.Decoder(_FastHeader, ext_hook=self.ext)
+        self.items = msgspec.msgpack.Decoder(list[Any], ext_hook=self.ext)
+        self.buffers: Sequence[Any] = ()
         self.frames_used: set[int] = set()
         self.ext_depth = 0
+
+    def decode(self, head: bytes, buffers: Sequence[Any]) -> _FastHeader:
+        self.buffers, self.frames_used, self.ext_depth = buffers, set(), 0
+        try:
+            header = self.header.decode(head)
+        finally:
+            self.buffers = ()  # no received frame outlives its message here
+        if len(self.frames_used) != len(buffers):
+            raise _Refused
+        return header
 
     def ext(self, code: int, data: memoryview) -> Any:
         if code == EXT_INLINE_NDARRAY:
@@ -475,7 +483,7 @@ class _FastArrays:
                 raise _Refused
             self.ext_depth += 1
             try:
-                return tuple(_fast_items.decode(data))
+                return tuple(self.items.decode(data))
             finally:
                 self.ext_depth -= 1
         if code == EXT_NDARRAY:
@@ -495,12 +503,19 @@ def _fast_array(buf: Any, dtype_str: str, shape: list[int]) -> np.ndarray:
     return array if len(shape) == 1 else array.reshape(shape)
 
 
-def _fast_ext_hook(code: int, data: memoryview) -> Any:
-    return _fast.arrays.ext(code, data)
+_CONTAINERS = (dict, list, tuple)
 
 
-_fast_decoder = msgspec.msgpack.Decoder(_FastHeader, ext_hook=_fast_ext_hook)
-_fast_items = msgspec.msgpack.Decoder(list[Any], ext_hook=_fast_ext_hook)
+def _deeper_than(node: dict | list | tuple, depth: int) -> bool:
+    """Does a container at `depth` hold containers nested beyond MAX_DEPTH? (Recursion bounded
+    by MAX_DEPTH; map keys count, as tuples can be keys.)"""
+    for child in (node if type(node) is not dict else [*node, *node.values()]):
+        if type(child) in _CONTAINERS and (depth >= MAX_DEPTH or _deeper_than(child, depth + 1)):
+            return True
+    return False
+
+
+_fast = threading.local()
 
 
 def _fast_decode(frames: Sequence[Any]) -> Message | None:
@@ -511,14 +526,14 @@ def _fast_decode(frames: Sequence[Any]) -> Message | None:
     head = head.bytes if isinstance(head, zmq.Frame) else bytes(head)  # a copy of <= 64 KiB: cheap
     if len(head) > _UNCOUNTED_BYTES or _may_hold_timestamp(head) or sys.getrecursionlimit() > _FAST_RECURSION:
         return None
-    arrays = _fast.arrays = _FastArrays(frames[1:])
+    decoder = getattr(_fast, "decoder", None)
+    if decoder is None:
+        decoder = _fast.decoder = _FastDecoder()
     try:
-        header = _fast_decoder.decode(head)
+        header = decoder.decode(head, frames[1:])
     except Exception:  # _Refused, msgspec's errors, anything: the checked path says what it was
         return None
-    finally:
-        _fast.arrays = None
-    if len(arrays.frames_used) != len(frames) - 1 or header.v != PROTOCOL_VERSION:
+    if header.v != PROTOCOL_VERSION:
         return None
     kind, req_id, method, deadline = header.kind, header.id, header.method, header.deadline
     if kind == CALL:
@@ -527,12 +542,10 @@ def _fast_decode(frames: Sequence[Any]) -> Message | None:
     elif kind not in KINDS or method is not None or deadline is not None:
         return None
     body = header.body
-    if (type(body) in (dict, list)
-            and len(head) - len(head.translate(None, _CONTAINER_BYTES)) > MAX_DEPTH):
-        try:
-            _audit(body, 2)  # deep enough to need a look: nesting beyond MAX_DEPTH is refused
-        except WireError:
-            return None
+    # Fewer container bytes than MAX_DEPTH cannot nest deeper; otherwise look (the header map is 1).
+    if (type(body) in _CONTAINERS and len(head) - len(head.translate(None, _CONTAINER_BYTES)) > MAX_DEPTH
+            and _deeper_than(body, 2)):
+        return None
     return Message(kind=kind, id=req_id, method=method, deadline=deadline, body=body)
 
 
