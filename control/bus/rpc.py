@@ -272,7 +272,7 @@ class Server:
 
     def _serve_one(self, frames: list[zmq.Frame]) -> None:
         identity, payload = frames[0], frames[1:]
-        size = wire.message_size(payload)
+        size = len(payload[0]) if len(payload) == 1 else wire.message_size(payload)
         if size > self.max_message_bytes:
             self.stats["rejected_too_large"] += 1
             self._reply_error(identity, wire.peek_id(payload), MessageTooLarge(
@@ -529,16 +529,13 @@ class Client:
         with self._lock:
             for attempt in range(1, attempts + 1):
                 try:
-                    return self._attempt(method, body, timeout)
+                    return self._collect(self._send(method, body, timeout))
                 except CallTimeout:
                     if attempt == attempts:
                         raise
                     log.info("%s.%s timed out; retrying (attempt %d of %d)", self.service, method,
                              attempt + 1, attempts)
         raise AssertionError("unreachable")
-
-    def _attempt(self, method: str, body: dict, timeout: float) -> Any:
-        return self._collect(self._send(method, body, timeout))
 
     def _send(self, method: str, body: dict, timeout: float) -> _Pending:
         """Send one call; what `_collect` needs to wait for its reply."""

@@ -3,6 +3,7 @@ fast path accepts, hostile or not, the checked path accepts too, with the same v
 types; and the well-formed messages podium itself sends are taken by the fast path."""
 from __future__ import annotations
 
+import collections
 import sys
 import threading
 
@@ -161,3 +162,41 @@ def test_a_peer_filling_the_dtype_cache_slows_no_number_array():
     for dtype in ("<f4", ">f8", "|b1", "|u1", "<i8"):
         frames = wire.encode(wire.Message(wire.REPLY, 1, body=np.zeros(3, dtype)))
         assert check(frames) is not None, dtype
+
+
+def frame_bytes(frames: list) -> list[bytes]:
+    return [bytes(memoryview(f).cast("B")) if isinstance(f, np.ndarray) else bytes(f) for f in frames]
+
+
+big_arrays = PORTABLE.flatmap(lambda dtype: hnp.arrays(np.dtype(dtype), st.integers(520, 700)))  # > 4 KiB if 8 B
+wide_values = st.recursive(
+    st.one_of(values, big_arrays, st.integers(2**64, 2**70), st.integers(-(2**70), -(2**63) - 1)),
+    lambda children: st.one_of(st.lists(children, max_size=70),
+                               st.dictionaries(st.text(max_size=4), children, max_size=6)),
+    max_leaves=40)
+
+
+@FUZZ
+@given(wide_values)
+def test_the_fast_encoding_writes_the_same_bytes_as_the_checked_one(body):
+    header = {"v": 1, "kind": wire.REPLY, "id": 3, "method": None, "deadline": None, "body": body}
+    try:
+        checked = frame_bytes(wire.encode_tree(header))
+    except wire.WireError:
+        checked = None
+    try:
+        fast = frame_bytes(wire.encode(wire.Message(wire.REPLY, 3, body=body)))
+    except wire.WireError:
+        fast = None
+    assert fast == checked
+    if checked is not None and wire._shallow(body, 3):
+        encoder = wire._fast.encoder
+        assert frame_bytes(encoder.encode(header)) == checked  # the fast path did take it
+
+
+def test_what_the_fast_encoding_leaves_to_the_checked_one():
+    shallow = [np.zeros(3), np.float64(2.5), np.str_("a"), [1, "x", None], {"a": [np.zeros(2000)]}]
+    deep_or_strict = [(1, 2), [(1,)], {1: 2}, {"a": {"b": [1]}}, list(range(65)),
+                      np.ma.masked_array([1.0]), collections.OrderedDict(a=1)]
+    assert all(wire._shallow(value, 3) for value in shallow)
+    assert not any(wire._shallow(value, 3) for value in deep_or_strict)
