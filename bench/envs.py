@@ -8,6 +8,7 @@ process started with `podium sim`:
                what users pick instead of a bus)
   sync 8       gymnasium's SyncVectorEnv, 8 envs in this process
   vector 8x1   RemoteVectorEnv, 8 envs on 1 daemon
+  vector 8x1t  the same with `--threads 2`: the daemon steps two slices of 4 envs at once
   vector 4x2   RemoteVectorEnv, 2 daemons with 4 envs each
 Rounds interleave the configurations; each round times `--steps` env steps (for vector envs:
 steps of all envs together). Reported: median env steps/s over rounds, the ratio to local and, for
@@ -38,9 +39,10 @@ ENV = "Humanoid-v5"
 ASYNC = "gymnasium AsyncVectorEnv, 8 envs (peer)"
 
 
-def start_daemon(hub: str, name: str, envs: int) -> subprocess.Popen:
+def start_daemon(hub: str, name: str, envs: int, threads: int = 1) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "control.cli", "sim", ENV, "--envs", str(envs),
-                             "--name", name, "--hub", hub, "--render-mode", "none"])
+                             "--threads", str(threads), "--name", name, "--hub", hub,
+                             "--render-mode", "none"])
     with HubClient(hub) as client:
         wait_for_service(client, name, timeout=60)
     return proc
@@ -76,8 +78,9 @@ def main() -> None:
     actions = rng.uniform(-0.4, 0.4, size=(args.steps, 17)).astype(np.float32)
 
     hub = Hub("tcp://127.0.0.1:*").start()
-    procs = [start_daemon(hub.endpoint, name, n)
-             for name, n in (("bench:one", 1), ("bench:eight", 8), ("bench:a", 4), ("bench:b", 4))]
+    procs = [start_daemon(hub.endpoint, name, n, threads)
+             for name, n, threads in (("bench:one", 1, 1), ("bench:eight", 8, 1), ("bench:threads", 8, 2),
+                                      ("bench:a", 4, 1), ("bench:b", 4, 1))]
     try:
         configs = {
             "local (peer)": (run_single, gym.make(ENV)),
@@ -85,6 +88,8 @@ def main() -> None:
             ASYNC: (run_vector, gym.vector.AsyncVectorEnv([lambda: gym.make(ENV)] * 8, shared_memory=True)),
             "gymnasium SyncVectorEnv, 8 envs": (run_vector, gym.vector.SyncVectorEnv([lambda: gym.make(ENV)] * 8)),
             "RemoteVectorEnv, 8 envs x 1 daemon": (run_vector, RemoteVectorEnv("bench:eight", hub=hub.endpoint)),
+            "RemoteVectorEnv, 8 envs x 1 daemon, 2 threads": (
+                run_vector, RemoteVectorEnv("bench:threads", hub=hub.endpoint)),
             "RemoteVectorEnv, 4 envs x 2 daemons": (run_vector, RemoteVectorEnv(["bench:a", "bench:b"],
                                                                        hub=hub.endpoint)),
         }

@@ -267,7 +267,7 @@ class _Decoder:
             dtype = _parse_dtype(dtype_str)
             if len(raw) != dtype.itemsize:
                 raise WireError(f"scalar of dtype {dtype_str} needs {dtype.itemsize} bytes, got {len(raw)}")
-            return np.frombuffer(raw, dtype=dtype)[0]
+            return np.frombuffer(raw, dtype)[0]
         if code == EXT_TUPLE:
             # Bounded by hand: every tuple level is a nested unpackb call whose unpacking context
             # (tens of KiB) lives on the C stack, so a few hundred levels overflow the stack and
@@ -378,7 +378,7 @@ def _array_from_bytes(buf: Any, dtype_str: Any, shape: Any, where: str) -> np.nd
     expected = dtype.itemsize * math.prod(shape)
     if len(buf) != expected:
         raise WireError(f"{where} holds {len(buf)} bytes but dtype {dtype_str} and shape {shape} need {expected}")
-    return np.frombuffer(buf, dtype=dtype).reshape(shape)
+    return np.frombuffer(buf, dtype).reshape(shape)
 
 
 def encode_tree(tree: Any) -> list[Any]:
@@ -477,7 +477,7 @@ class _FastDecoder:
             dtype = _dtype_cache.get(dtype_str)
             if dtype is None or len(raw) != dtype.itemsize:
                 raise _Refused
-            return np.frombuffer(raw, dtype=dtype)[0]
+            return np.frombuffer(raw, dtype)[0]
         if code == EXT_TUPLE:
             if self.ext_depth >= MAX_DEPTH:  # each level is a nested decode on the C stack
                 raise _Refused
@@ -499,7 +499,7 @@ def _fast_array(buf: Any, dtype_str: str, shape: list[int]) -> np.ndarray:
     dtype = _dtype_cache.get(dtype_str)
     if dtype is None or len(buf) != dtype.itemsize * math.prod(shape):
         raise _Refused  # a dtype not seen yet is parsed and cached by the checked path
-    array = np.frombuffer(buf, dtype=dtype)
+    array = np.frombuffer(buf, dtype)  # positional: the keyword costs 0.2 us a call
     return array if len(shape) == 1 else array.reshape(shape)
 
 

@@ -39,7 +39,7 @@ def test_a_good_config_loads_with_defaults(tmp_path):
     assert config.devices[0].env == "Humanoid-v5" and config.supervisor.max_restarts == 3
     assert config.devices[1].appium == "http://127.0.0.1:4723"
     argv = config.devices[0].daemon_argv(config.hub.address)
-    assert argv[3:] == ["sim", "Humanoid-v5", "--envs", "8", "--name", "sim:humanoid-0", "--hub",
+    assert argv[3:] == ["sim", "Humanoid-v5", "--envs", "8", "--threads", "1", "--name", "sim:humanoid-0", "--hub",
                         "tcp://127.0.0.1:5770", "--env-kwargs", '{"terminate_when_unhealthy": false}',
                         "--render-mode", "rgb_array"]
 

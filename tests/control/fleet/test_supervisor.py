@@ -176,7 +176,7 @@ def test_export_systemd_writes_one_unit_per_daemon(fleet, tmp_path):
     assert units == ["podium-hub.service", "podium-sim_a.service", "podium-sim_b.service"]
     text = (out / "podium-sim_b.service").read_text()
     assert "Restart=on-failure" in text and "StartLimitBurst=3" in text
-    assert f"sim Pendulum-v1 --envs 2 --name sim:b --hub {hub}" in text
+    assert f"sim Pendulum-v1 --envs 2 --threads 1 --name sim:b --hub {hub}" in text
     assert "After=network.target podium-hub.service" in text
 
 def echo_device(name: str, first: str | None = None) -> str:
