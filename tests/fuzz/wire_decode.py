@@ -37,19 +37,21 @@ if ROOT.as_posix() not in sys.path:
 if __name__ == "__main__" and "--make-corpus" not in sys.argv:
     import atheris
 
-    with atheris.instrument_imports(include=["control", "msgpack"]):
+    with atheris.instrument_imports(include=["control", "msgpack", "msgspec"]):
         import msgpack  # noqa: F401 (imported first so that it is instrumented; wire uses it)
         import numpy as np
         import zmq
 
         from control.bus import rpc, wire
         from control.errors import PodiumError, WireError, error_type_name
+        from tests.control.bus.conftest import assert_same
 else:
     import numpy as np
     import zmq
 
     from control.bus import rpc, wire
     from control.errors import PodiumError, WireError, error_type_name
+    from tests.control.bus.conftest import assert_same
 
 MAX_FRAMES = 4
 
@@ -94,6 +96,12 @@ def one_input(data: bytes) -> None:
                  "message": str(exc.args[0]) if len(exc.args) == 1 else str(exc), "traceback": None}
         wire.decode(wire.encode(wire.Message(wire.ERROR, req_id, body=reply)))
         return
+    # The fast path accepts only what the checked path accepts, with the same values.
+    fast = wire._fast_decode(frames)
+    if fast is not None:
+        checked = wire._decode_checked(frames)
+        for field in ("kind", "id", "method", "deadline", "body"):
+            assert_same(getattr(fast, field), getattr(checked, field))
     # What decode promises (docs/protocol.md, "Header").
     assert type(message) is wire.Message
     assert message.kind in wire.KINDS, message.kind
@@ -115,7 +123,15 @@ def one_input(data: bytes) -> None:
         echoed = wire.encode(wire.Message(wire.REPLY, message.id, body=message.body))
     except PodiumError:
         return
+    # ... and the fast encoder writes the checked encoder's bytes.
+    header = {"v": 1, "kind": wire.REPLY, "id": message.id, "method": None, "deadline": None,
+              "body": message.body}
+    assert _bytes(echoed) == _bytes(wire.encode_tree(header))
     wire.decode(echoed)
+
+
+def _bytes(frames: list[Any]) -> list[bytes]:
+    return [bytes(memoryview(f).cast("B")) for f in frames]
 
 
 def TestOneInput(data: bytes) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import numpy as np
 import zmq
 
 from control.bus import wire
@@ -36,3 +37,23 @@ def reply_to(sock: zmq.Socket, frames: list[bytes]) -> wire.Message | None:
         return wire.decode(sock.recv_multipart())
     except zmq.Again:
         return None
+
+
+def assert_same(fast, checked) -> None:
+    """Equal values of exactly the same types, arrays compared by dtype, shape and bytes."""
+    assert type(fast) is type(checked), (fast, checked)
+    if isinstance(fast, (np.ndarray, np.generic)):
+        assert (fast.dtype, fast.shape, fast.tobytes()) == (checked.dtype, checked.shape, checked.tobytes())
+    elif isinstance(fast, dict):
+        assert list(map(repr, fast)) == list(map(repr, checked))
+        for key_fast, key_checked in zip(fast, checked):
+            assert_same(key_fast, key_checked)
+            assert_same(fast[key_fast], checked[key_checked])
+    elif isinstance(fast, (list, tuple)):
+        assert len(fast) == len(checked)
+        for a, b in zip(fast, checked):
+            assert_same(a, b)
+    elif isinstance(fast, float) and fast != fast:
+        assert checked != checked  # NaN
+    else:
+        assert fast == checked

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from control.bus import wire
+from tests.control.bus.conftest import assert_same
 from tests.control.bus.test_fuzz import (
     FUZZ,
     GOOD,
@@ -24,26 +25,6 @@ from tests.control.bus.test_fuzz import (
     pack,
     trees,
 )
-
-
-def assert_same(fast, checked) -> None:
-    """Equal values of exactly the same types, arrays compared by dtype, shape and bytes."""
-    assert type(fast) is type(checked), (fast, checked)
-    if isinstance(fast, (np.ndarray, np.generic)):
-        assert (fast.dtype, fast.shape, fast.tobytes()) == (checked.dtype, checked.shape, checked.tobytes())
-    elif isinstance(fast, dict):
-        assert list(map(repr, fast)) == list(map(repr, checked))
-        for key_fast, key_checked in zip(fast, checked):
-            assert_same(key_fast, key_checked)
-            assert_same(fast[key_fast], checked[key_checked])
-    elif isinstance(fast, (list, tuple)):
-        assert len(fast) == len(checked)
-        for a, b in zip(fast, checked):
-            assert_same(a, b)
-    elif isinstance(fast, float) and fast != fast:
-        assert checked != checked  # NaN
-    else:
-        assert fast == checked
 
 
 def check(frames: list) -> wire.Message | None:
