@@ -81,6 +81,57 @@ class Heartbeat:
             sock.close(linger=0)
 
 
+class _StopWatchdog:
+    """Ends the process `grace` seconds after the first SIGTERM/SIGINT, or at the second.
+
+    Python runs a signal handler only once the main thread is back in the interpreter, which a
+    method stuck in C code (a simulation step, a render, a system call retried on EINTR) may never
+    be; but the C-level handler writes each signal's number to the wakeup fd at once, and this
+    thread reads it there. (Must be made in the main thread, as signal.set_wakeup_fd requires.)"""
+
+    def __init__(self, name: str, grace: float) -> None:
+        self.name, self.grace = name, grace
+        self._reader, writer = socket.socketpair()
+        writer.setblocking(False)
+        self._writer = writer
+        self._previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        self._timer: threading.Timer | None = None
+        threading.Thread(target=self._watch, name="podium-stop-watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        seen = 0
+        while True:
+            try:
+                data = self._reader.recv(64)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:
+                if signum not in (signal.SIGTERM, signal.SIGINT):
+                    continue
+                seen += 1
+                if seen == 2:
+                    self._exit(signum, "signal again: exiting now")
+                self._timer = threading.Timer(self.grace, self._exit, (signum, f"still not stopped {self.grace:g} s "
+                                              "after the signal: exiting without a graceful stop"))
+                self._timer.daemon = True  # a graceful stop that ends in time does not wait for it
+                self._timer.start()
+
+    def _exit(self, signum: int, why: str) -> None:
+        # os.write, not logging: the stuck thread may hold a log handler's lock
+        os.write(2, f"{self.name}: {why}\n".encode())
+        os._exit(128 + signum)
+
+    def close(self) -> None:
+        """The stop ended in time: disarm, and give the wakeup fd back."""
+        if self._timer is not None:
+            self._timer.cancel()
+        signal.set_wakeup_fd(self._previous)
+        self._writer.close()
+        self._reader.close()
+
+
 class Daemon:
     """Serve `target` under `name`, registered with the hub at `hub`.
 
@@ -134,33 +185,20 @@ class Daemon:
         A graceful stop that has not ended within `stop_grace` seconds (a method still running, a
         library call that hangs) ends the process anyway, as does a second signal: under `podium
         up` the signal may come from PR_SET_PDEATHSIG, with no supervisor left to escalate."""
-        stopping = threading.Event()
-
         def on_signal(signum: int, _frame: Any) -> None:
-            if stopping.is_set():
-                log.warning("%s: signal %d again: exiting now", self.name, signum)
-                os._exit(128 + signum)
-            stopping.set()
             log.info("%s: signal %d, stopping", self.name, signum)
-            watchdog = threading.Timer(self.stop_grace, self._force_exit, (signum,))
-            watchdog.daemon = True  # a graceful stop that ends in time does not wait for it
-            watchdog.start()
             self.server.stop()
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, on_signal)
+        watchdog = _StopWatchdog(self.name, self.stop_grace)
         self.heartbeat.start()
         log.info("%s serving at %s", self.name, self.endpoint)
         try:
             self.server.serve_forever()
         finally:
             self.heartbeat.stop()
-
-    def _force_exit(self, signum: int) -> None:
-        log.error("%s: still not stopped %g s after signal %d: exiting without a graceful stop",
-                  self.name, self.stop_grace, signum)
-        logging.shutdown()
-        os._exit(128 + signum)
+            watchdog.close()
 
     def __enter__(self) -> Daemon:
         return self.start()

@@ -308,9 +308,15 @@ _CONTAINER_BYTES = bytes([*range(0x80, 0xA0), 0xC7, 0xC8, 0xC9, 0xD4, 0xD5, 0xD6
 # these holds no timestamp, and one that does (or might: they could sit inside a string) is walked.
 
 
+# Every header of a timestamp (ext -1 of 4, 8 or 12 bytes) msgpack decodes: fixext 4 and 8, and
+# ext 8, 16 and 32 with those lengths (non-canonical, but decoded all the same).
+_TIMESTAMP_HEADERS = re.compile(rb"[\xd6\xd7]\xff|\xc7[\x04\x08\x0c]\xff|\xc8\x00[\x04\x08\x0c]\xff"
+                                rb"|\xc9\x00\x00\x00[\x04\x08\x0c]\xff")
+
+
 def _may_hold_timestamp(raw: bytes) -> bool:
-    # one byte is found fastest; the pairs are rarely searched for
-    return b"\xff" in raw and (b"\xd6\xff" in raw or b"\xd7\xff" in raw or b"\xc7\x0c\xff" in raw)
+    # one byte is found fastest; the headers are rarely searched for
+    return b"\xff" in raw and _TIMESTAMP_HEADERS.search(raw) is not None
 
 
 def _audit(tree: Any, depth: int = 1) -> None:
@@ -443,10 +449,6 @@ _Shape = Annotated[list[Annotated[int, msgspec.Meta(ge=0)]], msgspec.Meta(max_le
 _inline_meta = msgspec.msgpack.Decoder(tuple[str, _Shape, bytes])
 _frame_meta = msgspec.msgpack.Decoder(tuple[int, str, _Shape])
 _scalar_meta = msgspec.msgpack.Decoder(tuple[str, bytes])
-# msgspec bounds its nesting by Python's recursion limit (as json and pickle do), a few hundred bytes
-# of C stack per level: safe on a 2 MiB thread stack (Python threads get 8 MiB on Linux) up to this
-# limit. A program that raised the limit further gets the checked path, whose depth is bounded here.
-_FAST_RECURSION = 3000
 class _FastDecoder:
     """The fast path of one thread: msgspec decoders whose extension hook is this object's `ext`,
     with the state of the message being decoded (one Python call per extension, no lookups)."""
@@ -456,14 +458,19 @@ class _FastDecoder:
         self.items = msgspec.msgpack.Decoder(list[Any], ext_hook=self.ext)
         self.buffers: Sequence[Any] = ()
         self.frames_used: set[int] = set()
+        self.tuples: dict[int, tuple] = {}  # the tuples made from ext 3 by id (held: ids stay unique)
         self.ext_depth = 0
+        self.busy = False
+        stack = _thread_stack_bytes()  # one decoder per thread: its thread's stack, once
+        self.stack_is_large = stack is not None and stack >= _FAST_STACK
 
     def decode(self, head: bytes, buffers: Sequence[Any]) -> _FastHeader:
-        self.buffers, self.frames_used, self.ext_depth = buffers, set(), 0
+        self.buffers, self.frames_used, self.tuples, self.ext_depth = buffers, set(), {}, 0
+        self.busy = True
         try:
             header = self.header.decode(head)
         finally:
-            self.buffers = ()  # no received frame outlives its message here
+            self.buffers, self.busy = (), False  # no received frame outlives its message here
         if len(self.frames_used) != len(buffers):
             raise _Refused
         return header
@@ -483,9 +490,11 @@ class _FastDecoder:
                 raise _Refused
             self.ext_depth += 1
             try:
-                return tuple(self.items.decode(data))
+                items = tuple(self.items.decode(data))
             finally:
                 self.ext_depth -= 1
+            self.tuples[id(items)] = items
+            return items
         if code == EXT_NDARRAY:
             index, dtype_str, shape = _frame_meta.decode(data)
             if index in self.frames_used or not 0 <= index < len(self.buffers):
@@ -506,16 +515,62 @@ def _fast_array(buf: Any, dtype_str: str, shape: list[int]) -> np.ndarray:
 _CONTAINERS = (dict, list, tuple)
 
 
-def _deeper_than(node: dict | list | tuple, depth: int) -> bool:
-    """Does a container at `depth` hold containers nested beyond MAX_DEPTH? (Recursion bounded
-    by MAX_DEPTH; map keys count, as tuples can be keys.)"""
-    for child in (node if type(node) is not dict else [*node, *node.values()]):
-        if type(child) in _CONTAINERS and (depth >= MAX_DEPTH or _deeper_than(child, depth + 1)):
+def _unsound(node: dict | list | tuple, depth: int, tuples: dict[int, tuple]) -> bool:
+    """Does a container at `depth` hold what the checked path refuses: containers nested beyond
+    MAX_DEPTH (map keys count: tuples can be keys), or a map key that was a msgpack array (msgspec
+    makes it a tuple; msgpack refuses it as unhashable)? `tuples`: the tuples the extension hook
+    made, by id. Written flat, recursion bounded by MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        return True
+    if type(node) is dict:
+        for key, value in node.items():
+            if type(key) is tuple and (id(key) not in tuples or _unsound(key, depth + 1, tuples)):
+                return True
+            kind = type(value)
+            if (kind is dict or kind is list or kind is tuple) and _unsound(value, depth + 1, tuples):
+                return True
+        return False
+    for item in node:
+        kind = type(item)
+        if (kind is dict or kind is list or kind is tuple) and _unsound(item, depth + 1, tuples):
             return True
     return False
 
 
-_fast = threading.local()
+# msgspec nests up to Python's recursion limit on the C stack, a few hundred bytes a level (as json
+# and pickle do); the checked path bounds its own depth. So the fast path runs only on threads
+# where 1,000 levels fit, a stack of 1 MiB or more (glibc's threads get 8 MiB; musl's 128 KiB, a
+# program may set threading.stack_size lower), and with the recursion limit not raised beyond
+# _FAST_RECURSION. Elsewhere every message takes the checked path.
+_FAST_STACK = 1024 * 1024
+_FAST_RECURSION = 3000
+
+
+def _thread_stack_bytes() -> int | None:
+    """The calling thread's stack size, from pthread_getattr_np (None where it cannot be read).
+    threading.stack_size() cannot tell: it is the size for threads yet to come, and asking it
+    without an argument sets that to the default. No library reads it, hence ctypes."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc.pthread_self.restype = ctypes.c_ulong  # pthread_t: not an int
+        libc.pthread_getattr_np.argtypes = (ctypes.c_ulong, ctypes.c_void_p)
+        attr = ctypes.create_string_buffer(256)  # pthread_attr_t: 56 bytes on x86-64, 64 on arm64
+        if libc.pthread_getattr_np(libc.pthread_self(), attr) != 0:
+            return None
+        size = ctypes.c_size_t()
+        try:
+            ok = libc.pthread_attr_getstacksize(attr, ctypes.byref(size)) == 0
+        finally:
+            libc.pthread_attr_destroy(attr)
+        return size.value if ok else None
+    except (OSError, AttributeError):
+        return None
+
+
+_fast = threading.local()  # each thread's _FastDecoder and _FastEncoder
 
 
 def _fast_decode(frames: Sequence[Any]) -> Message | None:
@@ -529,6 +584,8 @@ def _fast_decode(frames: Sequence[Any]) -> Message | None:
     decoder = getattr(_fast, "decoder", None)
     if decoder is None:
         decoder = _fast.decoder = _FastDecoder()
+    if decoder.busy or not decoder.stack_is_large:  # busy: a decode inside a decode (a signal
+        return None                                 # handler's): the checked path, own state
     try:
         header = decoder.decode(head, frames[1:])
     except Exception:  # _Refused, msgspec's errors, anything: the checked path says what it was
@@ -541,10 +598,9 @@ def _fast_decode(frames: Sequence[Any]) -> Message | None:
             return None
     elif kind not in KINDS or method is not None or deadline is not None:
         return None
-    body = header.body
-    # Fewer container bytes than MAX_DEPTH cannot nest deeper; otherwise look (the header map is 1).
-    if (type(body) in _CONTAINERS and len(head) - len(head.translate(None, _CONTAINER_BYTES)) > MAX_DEPTH
-            and _deeper_than(body, 2)):
+    body, tuples = header.body, decoder.tuples
+    decoder.tuples = {}
+    if type(body) in _CONTAINERS and _unsound(body, 2, tuples):  # the header map is depth 1
         return None
     return Message(kind=kind, id=req_id, method=method, deadline=deadline, body=body)
 
@@ -557,10 +613,11 @@ def encode(message: Message) -> list[Any]:
         encoder = getattr(_fast, "encoder", None)
         if encoder is None:
             encoder = _fast.encoder = _FastEncoder()
-        try:
-            return encoder.encode(header)
-        except Exception:  # an int out of range, a dtype that cannot travel: the checked way says
-            pass
+        if not encoder.busy:  # (busy: an encode inside an encode, a signal handler's: checked way)
+            try:
+                return encoder.encode(header)
+            except Exception:  # an int out of range, a dtype that cannot travel: the checked way says
+                pass
     return encode_tree(header)
 
 
@@ -608,13 +665,14 @@ class _FastEncoder:
     def __init__(self) -> None:
         self.encoder = msgspec.msgpack.Encoder(enc_hook=self.ext)
         self.buffers: list[np.ndarray] = []
+        self.busy = False
 
     def encode(self, header: dict) -> list[Any]:
-        self.buffers = []
+        self.buffers, self.busy = [], True
         try:
             return [self.encoder.encode(header), *self.buffers]
         finally:
-            self.buffers = []
+            self.buffers, self.busy = [], False
 
     def ext(self, obj: Any) -> msgspec.msgpack.Ext:
         if type(obj) is np.ndarray:

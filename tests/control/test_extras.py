@@ -23,7 +23,7 @@ def hidden(tmp_path, modules: list[str]) -> dict:
 def test_the_core_requirements_hold_no_heavy_package():
     core = [r.split(";")[0].split(">")[0].split("[")[0].strip().lower()
             for r in requires("podium") if "extra ==" not in r]
-    assert set(core) == {"pyzmq", "msgpack", "numpy", "rich", "click", "pydantic", "platformdirs",
+    assert set(core) == {"pyzmq", "msgpack", "msgspec", "numpy", "rich", "click", "pydantic", "platformdirs",
                          "defusedxml"}
 
 

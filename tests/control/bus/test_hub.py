@@ -94,22 +94,28 @@ def test_bad_registration_is_refused_with_reason(hub):
 
 
 STUCK_DAEMON = """
-import sys, time
+import os, sys, time
 from control.bus.daemon import Daemon
 
 class Stuck:
     def hang(self) -> None:
-        time.sleep(600)   # a method that will not end when asked to stop
+        if sys.argv[3] == "python":
+            time.sleep(600)   # a method that will not end when asked to stop
+        else:
+            os.system("exec sleep 20")   # stuck in C: system() retries its wait on EINTR, so
+                                         # Python never gets to run a signal handler
 
 Daemon(Stuck(), "stuck", "echo", hub=sys.argv[1], endpoint=sys.argv[2], stop_grace=1.0).run()
 """
 
 
-def test_a_daemon_whose_graceful_stop_hangs_still_exits_after_its_grace(processes, hub):
-    """SIGTERM while a method runs on: the graceful stop cannot finish, and no supervisor may be
-    left to send SIGKILL (PDEATHSIG), so the daemon ends itself once its grace is over."""
+@pytest.mark.parametrize("where", ["python", "c"])
+def test_a_daemon_whose_graceful_stop_hangs_still_exits_after_its_grace(processes, hub, where):
+    """SIGTERM while a method runs on, in Python or stuck in C: the graceful stop cannot finish,
+    and no supervisor may be left to send SIGKILL (PDEATHSIG), so the daemon ends itself once its
+    grace is over."""
     endpoint = f"tcp://127.0.0.1:{free_port()}"
-    proc = processes.spawn([sys.executable, "-c", STUCK_DAEMON, hub.endpoint, endpoint])
+    proc = processes.spawn([sys.executable, "-c", STUCK_DAEMON, hub.endpoint, endpoint, where])
     with HubClient(hub.endpoint) as client:
         wait_for_service(client, "stuck", timeout=20)
     with raw_dealer(endpoint) as sock:
@@ -121,3 +127,21 @@ def test_a_daemon_whose_graceful_stop_hangs_still_exits_after_its_grace(processe
         code = proc.wait(15)
     assert code == 128 + signal.SIGTERM
     assert time.monotonic() - started < 10   # grace 1 s, not the method's 600 s
+    assert "exiting without a graceful stop" in proc.stderr.read()
+
+
+def test_a_second_signal_ends_a_stuck_daemon_at_once(processes, hub):
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    proc = processes.spawn([sys.executable, "-c", STUCK_DAEMON.replace("stop_grace=1.0", "stop_grace=60"),
+                            hub.endpoint, endpoint, "c"])
+    with HubClient(hub.endpoint) as client:
+        wait_for_service(client, "stuck", timeout=20)
+    with raw_dealer(endpoint) as sock:
+        sock.send_multipart(wire.encode(wire.Message(wire.CALL, 1, method="hang",
+                                                      body={"args": [], "kwargs": {}})))
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)   # (not SIGINT: system() ignores it while it waits)
+        assert proc.wait(10) == 128 + signal.SIGTERM
+    assert "signal again: exiting now" in proc.stderr.read()

@@ -109,32 +109,101 @@ def test_a_timestamp_goes_to_the_checked_path_and_is_refused():
     assert check(frames) is None
 
 
-def test_nesting_far_beyond_the_limit_is_refused_on_a_small_thread_stack():
-    """msgspec stops at Python's recursion limit: 65,000 levels in 64 KiB are refused, without a
-    crash, on a 2 MiB thread stack (and so is a program's raised recursion limit, checked path)."""
-    head = pack({**GOOD, "body": None})[:-1] + b"\x91" * 65000 + b"\xc0"
-    outcome = []
-
-    def decode_deep() -> None:
-        for limit in (sys.getrecursionlimit(), 50_000):
-            previous = sys.getrecursionlimit()
-            sys.setrecursionlimit(limit)
-            try:
-                outcome.append(wire._fast_decode([head]))
-                with pytest.raises(wire.WireError):
-                    wire.decode([head])
-                outcome.append("refused")
-            finally:
-                sys.setrecursionlimit(previous)
-
-    size = threading.stack_size(2 * 1024 * 1024)
+def in_thread(stack_bytes: int, work) -> list:
+    """Run `work()` in a thread with a stack of `stack_bytes`; its result in a list."""
+    out: list = []
+    size = threading.stack_size(stack_bytes)
     try:
-        thread = threading.Thread(target=decode_deep)
+        thread = threading.Thread(target=lambda: out.append(work()))
         thread.start()
         thread.join()
     finally:
         threading.stack_size(size)
-    assert outcome == [None, "refused", None, "refused"]
+    return out
+
+
+def deep_message(levels: int) -> bytes:
+    return pack({**GOOD, "body": None})[:-1] + b"\x91" * levels + b"\xc0"
+
+
+def outcome(head: bytes) -> tuple:
+    """(the fast path's answer, whether decode refused the message)"""
+    fast = wire._fast_decode([head])
+    try:
+        wire.decode([head])
+    except wire.WireError:
+        return fast, "refused"
+    return fast, "accepted"
+
+
+def test_nesting_far_beyond_the_limit_is_refused_without_a_crash():
+    """msgspec stops at Python's recursion limit: 65,000 levels in 64 KiB are refused on a 2 MiB
+    thread stack, by the checked path where a program raised the limit."""
+    head = deep_message(65000)
+
+    def both_limits() -> list:
+        results = [outcome(head)]
+        previous = sys.getrecursionlimit()
+        sys.setrecursionlimit(50_000)
+        try:
+            results.append(outcome(head))
+        finally:
+            sys.setrecursionlimit(previous)
+        return results
+
+    assert in_thread(2 * 1024 * 1024, both_limits) == [[(None, "refused"), (None, "refused")]]
+
+
+def test_small_thread_stacks_take_the_checked_path():
+    """950 levels in 1 KB overflow msgspec on a 256 KiB stack (found in review: a segfault); on a
+    thread with a stack under 1 MiB every message goes the checked way, which refuses this one."""
+    small = wire.encode(wire.Message(wire.REPLY, 1, body=[1]))
+    assert in_thread(256 * 1024, lambda: (wire._thread_stack_bytes(), wire._fast_decode(small),
+                                          outcome(deep_message(950)))) == [(256 * 1024, None, (None, "refused"))]
+    assert wire._fast_decode(small) is not None  # this thread's stack is large: the fast path is on
+
+
+@pytest.mark.parametrize("stamp", [b"\xd6\xff" + bytes(4), b"\xd7\xff" + bytes(8), b"\xc7\x0c\xff" + bytes(12),
+                                   b"\xc7\x04\xff" + bytes(4), b"\xc7\x08\xff" + bytes(8),
+                                   b"\xc8\x00\x0c\xff" + bytes(12), b"\xc9\x00\x00\x00\x04\xff" + bytes(4)])
+@pytest.mark.parametrize("inside", ["body", "tuple"])
+def test_a_timestamp_in_any_of_its_encodings_is_refused_by_both_paths(stamp, inside):
+    """msgpack decodes non-canonical timestamp headers too (ext 8/16/32 of 4, 8 or 12 bytes)."""
+    value = stamp if inside == "body" else pack(msgpack.ExtType(wire.EXT_TUPLE, b"\x91" + stamp))
+    head = pack({**GOOD, "body": None})[:-1] + value
+    assert outcome(head) == (None, "refused")
+
+
+def test_an_array_as_a_map_key_is_refused_by_both_paths():
+    """msgspec turns an array key into a tuple; msgpack (and the protocol) refuse it. A tuple key
+    (ext 3) is fine on both."""
+    head = pack({**GOOD, "body": None})[:-1]
+    assert outcome(head + b"\x81\x92\x01\x02\x01") == (None, "refused")
+    assert outcome(head + b"\x81\xa1k\x81\x91\x01\x02") == (None, "refused")  # nested
+    tuple_key = pack({msgpack.ExtType(wire.EXT_TUPLE, pack([1, 2])): 5})
+    fast, verdict = outcome(head + tuple_key)
+    assert verdict == "accepted" and fast.body == {(1, 2): 5}
+
+
+def test_a_decode_or_encode_inside_another_on_one_thread_takes_the_checked_path(monkeypatch):
+    """A signal handler that decodes or publishes while this thread is inside the fast path must
+    not clobber its state: the nested call goes the checked way, and both come out right."""
+    inner = wire.encode(wire.Message(wire.REPLY, 2, body=np.arange(3)))
+    outer = wire.encode(wire.Message(wire.REPLY, 1, body=[np.zeros(2000), np.ones(3)]))
+    wire.decode(outer)
+    nested = []
+    ext = wire._FastDecoder.ext
+
+    def ext_that_decodes_again(self, code, data):
+        if not nested:
+            nested.append((wire._fast_decode(inner), wire.decode(inner)))
+        return ext(self, code, data)
+
+    monkeypatch.setattr(wire._FastDecoder, "ext", ext_that_decodes_again)
+    monkeypatch.setattr(wire._fast, "decoder", wire._FastDecoder())
+    message = wire._fast_decode([bytes(memoryview(f).cast("B")) for f in outer])
+    assert nested[0][0] is None and nested[0][1].body.tolist() == [0, 1, 2]
+    assert message is not None and message.body[0].shape == (2000,) and message.body[1].tolist() == [1, 1, 1]
 
 
 def test_a_peer_filling_the_dtype_cache_slows_no_number_array():
