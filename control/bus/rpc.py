@@ -272,7 +272,7 @@ class Server:
 
     def _serve_one(self, frames: list[zmq.Frame]) -> None:
         identity, payload = frames[0], frames[1:]
-        size = len(payload[0]) if len(payload) == 1 else wire.message_size(payload)
+        size = wire.message_size(payload)
         if size > self.max_message_bytes:
             self.stats["rejected_too_large"] += 1
             self._reply_error(identity, wire.peek_id(payload), MessageTooLarge(

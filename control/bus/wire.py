@@ -150,6 +150,26 @@ def _ext(code: int, data: bytes) -> msgpack.ExtType:
     return tuple.__new__(msgpack.ExtType, (code, data))
 
 
+def _numpy_ext(obj: Any, buffers: list[np.ndarray]) -> tuple[int, bytes] | None:
+    """The extension (code, payload) of a numpy array or scalar, for both encoders; an array over
+    INLINE_MAX_BYTES goes to `buffers` (a frame of its own). None for anything else."""
+    if isinstance(obj, np.ndarray):
+        dtype_str = _sendable.get(obj.dtype)
+        if dtype_str is None:
+            _check_dtype(obj.dtype)
+            dtype_str = obj.dtype.str
+        if obj.nbytes <= INLINE_MAX_BYTES:
+            # tobytes: C order, a copy. The meta is packed by msgspec: the same bytes as msgpack's
+            # packb, at a sixth of its cost per call.
+            return EXT_INLINE_NDARRAY, _meta_encoder.encode((dtype_str, obj.shape, obj.tobytes()))
+        # Viewed as bytes so that every dtype (datetime64 too) exports a plain buffer.
+        buffers.append(np.ascontiguousarray(obj).reshape(-1).view(np.uint8))
+        return EXT_NDARRAY, _meta_encoder.encode((len(buffers) - 1, dtype_str, obj.shape))
+    if isinstance(obj, np.generic):
+        return EXT_SCALAR, _scalar_prefix(obj.dtype) + obj.tobytes()
+    return None
+
+
 class _Encoder:
     """Packs one tree, collecting its arrays into `buffers`.
 
@@ -162,21 +182,9 @@ class _Encoder:
         self.depth = 0
 
     def default(self, obj: Any) -> msgpack.ExtType:
-        if isinstance(obj, np.ndarray):
-            dtype_str = _sendable.get(obj.dtype)
-            if dtype_str is None:
-                _check_dtype(obj.dtype)
-                dtype_str = obj.dtype.str
-            if obj.nbytes <= INLINE_MAX_BYTES:
-                # tobytes: C order, a copy. The meta is packed by msgspec: the same bytes as
-                # msgpack's packb, at a sixth of its cost per call.
-                return _ext(EXT_INLINE_NDARRAY, _meta_encoder.encode((dtype_str, obj.shape, obj.tobytes())))
-            flat = np.ascontiguousarray(obj).reshape(-1)
-            # Viewed as bytes so that every dtype (datetime64 too) exports a plain buffer.
-            self.buffers.append(flat.view(np.uint8))
-            return _ext(EXT_NDARRAY, _meta_encoder.encode((len(self.buffers) - 1, dtype_str, obj.shape)))
-        if isinstance(obj, np.generic):
-            return _ext(EXT_SCALAR, _scalar_prefix(obj.dtype) + obj.tobytes())
+        numpy_ext = _numpy_ext(obj, self.buffers)
+        if numpy_ext is not None:
+            return _ext(*numpy_ext)
         if isinstance(obj, tuple):
             # Each tuple is a nested packb call: bounded so that no sender builds what receivers
             # refuse, or runs out of C stack doing it (msgpack bounds nesting within one call).
@@ -303,13 +311,10 @@ _CONTAINER_BYTES = bytes([*range(0x80, 0xA0), 0xC7, 0xC8, 0xC9, 0xD4, 0xD5, 0xD6
                           0xDC, 0xDD, 0xDE, 0xDF])
 
 
-# msgpack decodes its own timestamp extension (-1) without calling ext_hook. Its three encodings
-# (fixext 4, fixext 8, ext 8 of 12 bytes) begin d6 ff, d7 ff and c7 0c ff; a header holding none of
-# these holds no timestamp, and one that does (or might: they could sit inside a string) is walked.
-
-
-# Every header of a timestamp (ext -1 of 4, 8 or 12 bytes) msgpack decodes: fixext 4 and 8, and
-# ext 8, 16 and 32 with those lengths (non-canonical, but decoded all the same).
+# msgpack decodes its own timestamp extension (-1) without calling ext_hook, from every header of
+# 4, 8 or 12 bytes: fixext 4 and 8, and ext 8, 16 and 32 with those lengths (non-canonical, but
+# decoded all the same). A header holding none of these holds no timestamp, and one that does (or
+# might: they could sit inside a string) is walked.
 _TIMESTAMP_HEADERS = re.compile(rb"[\xd6\xd7]\xff|\xc7[\x04\x08\x0c]\xff|\xc8\x00[\x04\x08\x0c]\xff"
                                 rb"|\xc9\x00\x00\x00[\x04\x08\x0c]\xff")
 
@@ -344,7 +349,7 @@ def _audit(tree: Any, depth: int = 1) -> None:
 _DTYPE_SYNTAX = re.compile(r"[<>|=]?(?:[biufc][0-9]{1,2}|[SU][0-9]{1,10}|[Mm]8\[[a-zA-Z]{1,2}\])")
 # Type strings already parsed. The number dtypes as encoders write them are there from the start,
 # so that a peer who fills the bounded rest with strings of its own slows nobody's arrays.
-_dtype_cache: dict[str, np.dtype] = {**{v: k for k, v in _sendable.items()}}
+_dtype_cache: dict[str, np.dtype] = {dtype_str: dtype for dtype, dtype_str in _sendable.items()}
 _DTYPE_CACHE_MAX = len(_dtype_cache) + 256
 
 
@@ -449,6 +454,8 @@ _Shape = Annotated[list[Annotated[int, msgspec.Meta(ge=0)]], msgspec.Meta(max_le
 _inline_meta = msgspec.msgpack.Decoder(tuple[str, _Shape, bytes])
 _frame_meta = msgspec.msgpack.Decoder(tuple[int, str, _Shape])
 _scalar_meta = msgspec.msgpack.Decoder(tuple[str, bytes])
+
+
 class _FastDecoder:
     """The fast path of one thread: msgspec decoders whose extension hook is this object's `ext`,
     with the state of the message being decoded (one Python call per extension, no lookups)."""
@@ -464,16 +471,18 @@ class _FastDecoder:
         stack = _thread_stack_bytes()  # one decoder per thread: its thread's stack, once
         self.stack_is_large = stack is not None and stack >= _FAST_STACK
 
-    def decode(self, head: bytes, buffers: Sequence[Any]) -> _FastHeader:
+    def decode(self, head: bytes, buffers: Sequence[Any]) -> tuple[_FastHeader, dict[int, tuple]]:
+        """The header, and the tuples its extensions made (by id, for _unsound)."""
         self.buffers, self.frames_used, self.tuples, self.ext_depth = buffers, set(), {}, 0
         self.busy = True
         try:
             header = self.header.decode(head)
-        finally:
-            self.buffers, self.busy = (), False  # no received frame outlives its message here
+            tuples = self.tuples
+        finally:  # no received frame outlives its message here
+            self.buffers, self.tuples, self.busy = (), {}, False
         if len(self.frames_used) != len(buffers):
             raise _Refused
-        return header
+        return header, tuples
 
     def ext(self, code: int, data: memoryview) -> Any:
         if code == EXT_INLINE_NDARRAY:
@@ -587,7 +596,7 @@ def _fast_decode(frames: Sequence[Any]) -> Message | None:
     if decoder.busy or not decoder.stack_is_large:  # busy: a decode inside a decode (a signal
         return None                                 # handler's): the checked path, own state
     try:
-        header = decoder.decode(head, frames[1:])
+        header, tuples = decoder.decode(head, frames[1:])
     except Exception:  # _Refused, msgspec's errors, anything: the checked path says what it was
         return None
     if header.v != PROTOCOL_VERSION:
@@ -598,8 +607,7 @@ def _fast_decode(frames: Sequence[Any]) -> Message | None:
             return None
     elif kind not in KINDS or method is not None or deadline is not None:
         return None
-    body, tuples = header.body, decoder.tuples
-    decoder.tuples = {}
+    body = header.body
     if type(body) in _CONTAINERS and _unsound(body, 2, tuples):  # the header map is depth 1
         return None
     return Message(kind=kind, id=req_id, method=method, deadline=deadline, body=body)
@@ -675,19 +683,10 @@ class _FastEncoder:
             self.buffers, self.busy = [], False
 
     def ext(self, obj: Any) -> msgspec.msgpack.Ext:
-        if type(obj) is np.ndarray:
-            dtype_str = _sendable.get(obj.dtype)
-            if dtype_str is None:
-                _check_dtype(obj.dtype)
-                dtype_str = obj.dtype.str
-            if obj.nbytes <= INLINE_MAX_BYTES:
-                return msgspec.msgpack.Ext(EXT_INLINE_NDARRAY,
-                                           _meta_encoder.encode((dtype_str, obj.shape, obj.tobytes())))
-            self.buffers.append(np.ascontiguousarray(obj).reshape(-1).view(np.uint8))
-            return msgspec.msgpack.Ext(EXT_NDARRAY, _meta_encoder.encode((len(self.buffers) - 1, dtype_str, obj.shape)))
-        if isinstance(obj, np.generic):
-            return msgspec.msgpack.Ext(EXT_SCALAR, _scalar_prefix(obj.dtype) + obj.tobytes())
-        raise _Refused
+        numpy_ext = _numpy_ext(obj, self.buffers)  # _shallow let only numpy values get here
+        if numpy_ext is None:
+            raise _Refused
+        return msgspec.msgpack.Ext(*numpy_ext)
 
 
 def _frame_bytes(frame: Any) -> Any:
@@ -755,4 +754,4 @@ def peek_id(frames: Sequence[Any]) -> int | None:
 
 def message_size(frames: Sequence[Any]) -> int:
     """Total payload bytes of a multipart message (frames received from zmq, or bytes)."""
-    return sum(len(f) for f in frames)
+    return sum(map(len, frames))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -171,8 +171,7 @@ class EnvService:
             try:
                 self._step_rows(slices[0], indices, actions, autoreset, batch)
             finally:
-                for other in others:  # every slice finishes before any error is raised
-                    other.exception()
+                wait(others)  # every slice finishes before any error is raised
             for other in others:
                 other.result()
         return {"obs": self._stack(batch.obs), "rewards": batch.rewards, "terminated": batch.terminated,

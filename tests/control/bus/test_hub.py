@@ -1,6 +1,7 @@
 """The hub: registration, heartbeat expiry of a killed daemon, and surviving a hub restart."""
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
@@ -105,8 +106,22 @@ class Stuck:
             os.system("exec sleep 20")   # stuck in C: system() retries its wait on EINTR, so
                                          # Python never gets to run a signal handler
 
-Daemon(Stuck(), "stuck", "echo", hub=sys.argv[1], endpoint=sys.argv[2], stop_grace=1.0).run()
+Daemon(Stuck(), "stuck", "echo", hub=sys.argv[1], endpoint=sys.argv[2], stop_grace=float(sys.argv[4])).run()
 """
+
+
+@contextlib.contextmanager
+def stuck_daemon(processes, hub, where: str, grace: float):
+    """A daemon (its own process) whose method `hang` is running, stuck in Python or in C."""
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    proc = processes.spawn([sys.executable, "-c", STUCK_DAEMON, hub.endpoint, endpoint, where, str(grace)])
+    with HubClient(hub.endpoint) as client:
+        wait_for_service(client, "stuck", timeout=20)
+    with raw_dealer(endpoint) as sock:
+        sock.send_multipart(wire.encode(wire.Message(wire.CALL, 1, method="hang",
+                                                      body={"args": [], "kwargs": {}})))
+        time.sleep(0.5)   # the call is running
+        yield proc
 
 
 @pytest.mark.parametrize("where", ["python", "c"])
@@ -114,14 +129,7 @@ def test_a_daemon_whose_graceful_stop_hangs_still_exits_after_its_grace(processe
     """SIGTERM while a method runs on, in Python or stuck in C: the graceful stop cannot finish,
     and no supervisor may be left to send SIGKILL (PDEATHSIG), so the daemon ends itself once its
     grace is over."""
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
-    proc = processes.spawn([sys.executable, "-c", STUCK_DAEMON, hub.endpoint, endpoint, where])
-    with HubClient(hub.endpoint) as client:
-        wait_for_service(client, "stuck", timeout=20)
-    with raw_dealer(endpoint) as sock:
-        sock.send_multipart(wire.encode(wire.Message(wire.CALL, 1, method="hang",
-                                                      body={"args": [], "kwargs": {}})))
-        time.sleep(0.5)   # the call is running
+    with stuck_daemon(processes, hub, where, grace=1.0) as proc:
         proc.send_signal(signal.SIGTERM)
         started = time.monotonic()
         code = proc.wait(15)
@@ -131,15 +139,7 @@ def test_a_daemon_whose_graceful_stop_hangs_still_exits_after_its_grace(processe
 
 
 def test_a_second_signal_ends_a_stuck_daemon_at_once(processes, hub):
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
-    proc = processes.spawn([sys.executable, "-c", STUCK_DAEMON.replace("stop_grace=1.0", "stop_grace=60"),
-                            hub.endpoint, endpoint, "c"])
-    with HubClient(hub.endpoint) as client:
-        wait_for_service(client, "stuck", timeout=20)
-    with raw_dealer(endpoint) as sock:
-        sock.send_multipart(wire.encode(wire.Message(wire.CALL, 1, method="hang",
-                                                      body={"args": [], "kwargs": {}})))
-        time.sleep(0.5)
+    with stuck_daemon(processes, hub, "c", grace=60) as proc:
         proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         proc.send_signal(signal.SIGTERM)   # (not SIGINT: system() ignores it while it waits)
