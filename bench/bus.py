@@ -1,8 +1,14 @@
 """Bus round-trip benchmark: podium RPC against a raw pyzmq DEALER/ROUTER peer, in one run.
 
 Method: both servers run as separate processes at the same time; the client alternates blocks of
-round trips between them (raw, podium, raw, ...) so that both see the same machine state. Each
-block is preceded by a short warm-up. Reported: p50 and p99 per round trip, and podium/raw ratios.
+round trips between them (raw, raw spinning, podium, raw, ...) so that all see the same machine
+state. Each block is preceded by a short warm-up. Reported: p50 and p99 per round trip, and
+podium's ratios to both peers.
+
+Peers: "raw" is a bare pyzmq DEALER that blocks in its receive, as pyzmq's users write it; "raw
+spin" is the same DEALER waiting for its reply as podium's Client does by default (rpc.ReplySpin:
+busy-waits up to 200 µs for services that answer that fast, then blocks), so the ratio to it is
+podium's own per-call cost, with the way of waiting taken out.
 
 Cases (the client sends, the server answers):
   a  64 bytes            -> the same 64 bytes
@@ -28,7 +34,7 @@ import zmq
 from rich.console import Console
 from rich.table import Table
 
-from control.bus.rpc import Client, Server
+from control.bus.rpc import Client, ReplySpin, Server
 from control.progress import progress_bar
 
 OBS, ACTION, SCREEN = 348, 17, (1080, 2400, 3)
@@ -79,15 +85,24 @@ class Case:
     block: int
 
 
-def raw_caller(endpoint: str, case: str):
+def raw_caller(endpoint: str, case: str, spin: bool = False):
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.connect(endpoint)
     request = {"a": bytes(64), "b": np.zeros(OBS, np.float32), "c": b"s"}[case]
+    if not spin:
+        def call() -> None:
+            sock.send(request, copy=False)
+            sock.recv_multipart(copy=False)
+        return call
+    waiting = ReplySpin()
 
-    def call() -> None:
+    def spinning_call() -> None:
         sock.send(request, copy=False)
+        sent = time.perf_counter()
+        waiting.wait(sock)
         sock.recv_multipart(copy=False)
-    return call
+        waiting.observe(time.perf_counter() - sent)
+    return spinning_call
 
 
 def podium_caller(endpoint: str, case: str):
@@ -112,9 +127,10 @@ def timed(call, count: int) -> np.ndarray:
 
 def measure(endpoints: dict[str, str], case: Case, progress) -> dict[str, np.ndarray]:
     callers = {"raw": raw_caller(endpoints["raw"], case.key),
+               "raw spin": raw_caller(endpoints["raw"], case.key, spin=True),
                "podium": podium_caller(endpoints["podium"], case.key)}
-    samples: dict[str, list[np.ndarray]] = {"raw": [], "podium": []}
-    task = progress.add_task(case.label, total=2 * case.calls)
+    samples: dict[str, list[np.ndarray]] = {name: [] for name in callers}
+    task = progress.add_task(case.label, total=len(callers) * case.calls)
     done = 0
     while done < case.calls:
         n = min(case.block, case.calls - done)
@@ -139,8 +155,8 @@ def main() -> None:
              Case("b", "b: 348xf32 -> 17xf32", args.calls, 500),
              Case("c", "c: 1080x2400x3 u8", args.screens, 20)]
     table = Table(title="podium RPC vs raw pyzmq DEALER/ROUTER (round trip)")
-    for column in ("transport", "case", "n", "raw p50", "podium p50", "ratio p50", "raw p99",
-                   "podium p99", "ratio p99"):
+    for column in ("transport", "case", "n", "raw p50", "raw spin p50", "podium p50", "ratio p50",
+                   "ratio p50 to spin", "raw p99", "podium p99", "ratio p99", "ratio p99 to spin"):
         table.add_column(column, justify="right")
     results = []
     tmp = tempfile.mkdtemp(prefix="podium-bench-")
@@ -161,9 +177,10 @@ def main() -> None:
                     times = measure(endpoints, case, progress)
                     row = summarize(transport, case, times)
                     results.append(row)
-                    table.add_row(transport, case.label, str(case.calls),
-                                  us(row["raw_p50"]), us(row["podium_p50"]), f"{row['ratio_p50']:.2f}",
-                                  us(row["raw_p99"]), us(row["podium_p99"]), f"{row['ratio_p99']:.2f}")
+                    table.add_row(transport, case.label, str(case.calls), us(row["raw_p50"]),
+                                  us(row["raw_spin_p50"]), us(row["podium_p50"]), f"{row['ratio_p50']:.2f}",
+                                  f"{row['spin_ratio_p50']:.2f}", us(row["raw_p99"]), us(row["podium_p99"]),
+                                  f"{row['ratio_p99']:.2f}", f"{row['spin_ratio_p99']:.2f}")
             finally:
                 for proc in procs:
                     proc.kill()
@@ -177,10 +194,12 @@ def main() -> None:
 
 def summarize(transport: str, case: Case, times: dict[str, np.ndarray]) -> dict:
     raw50, raw99 = np.percentile(times["raw"], [50, 99])
+    spin50, spin99 = np.percentile(times["raw spin"], [50, 99])
     pod50, pod99 = np.percentile(times["podium"], [50, 99])
     return {"transport": transport, "case": case.key, "n": case.calls, "raw_p50": raw50,
-            "raw_p99": raw99, "podium_p50": pod50, "podium_p99": pod99,
-            "ratio_p50": pod50 / raw50, "ratio_p99": pod99 / raw99}
+            "raw_p99": raw99, "raw_spin_p50": spin50, "raw_spin_p99": spin99, "podium_p50": pod50,
+            "podium_p99": pod99, "ratio_p50": pod50 / raw50, "ratio_p99": pod99 / raw99,
+            "spin_ratio_p50": pod50 / spin50, "spin_ratio_p99": pod99 / spin99}
 
 
 def us(seconds: float) -> str:

@@ -30,6 +30,11 @@ class InternalError(PodiumError):
     or it ran out of memory); it went on serving."""
 
 
+class InvalidOption(PodiumError, ValueError):
+    """An option given to podium's API, or through an environment variable, is out of range or
+    unreadable."""
+
+
 class RegistryFull(PodiumError):
     """The hub already tracks as many services as it allows; no new name can register."""
 

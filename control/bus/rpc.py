@@ -18,6 +18,8 @@ import contextlib
 import inspect
 import itertools
 import logging
+import math
+import os
 import threading
 import time
 import traceback
@@ -35,6 +37,7 @@ from control.errors import (
     CallTimeout,
     DeadlineExceeded,
     InternalError,
+    InvalidOption,
     MessageTooLarge,
     PodiumError,
     RemoteError,
@@ -49,6 +52,7 @@ from control.errors import (
 log = logging.getLogger(__name__)
 
 _SNDMORE, _RCVTIMEO = int(zmq.SNDMORE), int(zmq.RCVTIMEO)
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 
 
 def send_frames(sock: zmq.Socket, frames: Sequence[Any]) -> None:
@@ -85,6 +89,96 @@ HANDSHAKE_FAILED = (zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED
                     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 HANDSHAKE_EVENTS = HANDSHAKE_FAILED | zmq.EVENT_HANDSHAKE_SUCCEEDED
 MAX_LOGGED_FAULTS = 32  # distinct internal faults logged with their traceback (then debug only)
+
+
+# How long a client busy-waits for a reply before it blocks (seconds): the budget of the kernel's
+# own haltpoll governor (guest_halt_poll_ns, 200 us upstream). See ReplySpin. The environment
+# variable sets it for every client of a process that is not given one (0: never spin).
+DEFAULT_SPIN = 200e-6
+SPIN_ENV = "PODIUM_SPIN_US"
+
+
+def default_spin() -> float:
+    """The spin limit in seconds: $PODIUM_SPIN_US (microseconds) where set, else DEFAULT_SPIN."""
+    text = os.environ.get(SPIN_ENV)
+    if text is None:
+        return DEFAULT_SPIN
+    try:
+        micros = float(text)
+    except ValueError:
+        micros = math.nan
+    if not 0 <= micros <= 1e6:
+        raise InvalidOption(f"{SPIN_ENV}={text!r}: must be a number of microseconds from 0 "
+                            "(never spin) to 1000000")
+    return micros * 1e-6
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+class ReplySpin:
+    """Whether and how long to busy-wait for a reply before blocking in the kernel.
+
+    A thread that blocks lets its CPU go idle; a virtual CPU that goes idle is halted by the guest
+    kernel, and waking it again costs the host tens of microseconds, on top of which the code that
+    handles the reply runs cold. On a KVM guest whose haltpoll governor does not poll first
+    (guest_halt_poll_ns=0, as on the machines podium is benchmarked on) that is most of a small
+    call's round trip: 135 µs blocking against 70 µs spinning for raw pyzmq (docs/benchmarks.md).
+
+    So a client spins on its socket for up to `limit` while most replies come that fast, and
+    blocks at once for services slower than that: it keeps the share of recent replies that came
+    within `limit` (weighted 1/4 to the newest, starting at all), spins while that is at least
+    half, and otherwise spins on every PROBE_EVERY-th call only, to see whether the service got
+    faster. A blocked call that waited longer than `limit` does not count: its wait includes the
+    wake-up, so it cannot tell. A slow service costs `limit` of CPU on 3 calls, then on one call in
+    PROBE_EVERY; a process confined to one CPU never spins (it would only delay the server).
+    No library does this for zmq sockets, hence the code here."""
+
+    PROBE_EVERY = 16
+
+    def __init__(self, limit: float = DEFAULT_SPIN, cpus: int | None = None) -> None:
+        if not 0 <= limit <= 1:
+            raise InvalidOption(f"spin must be from 0 to 1 seconds, got {limit!r}")
+        self.limit = limit if (usable_cpus() if cpus is None else cpus) > 1 else 0.0
+        self.fast_share = 1.0  # of recent replies, those that came within `limit`
+        self._calls_blocked = 0
+        self._spun = False  # whether the current call's wait spun
+
+    @property
+    def spinning(self) -> bool:
+        return bool(self.limit) and self.fast_share >= 0.5
+
+    def next_window(self) -> float:
+        """How long the next wait spins (0: it blocks at once)."""
+        if self.spinning:
+            window = self.limit
+        else:
+            self._calls_blocked += 1
+            window = self.limit if self._calls_blocked % self.PROBE_EVERY == 0 else 0.0
+        self._spun = bool(window)
+        return window
+
+    def observe(self, waited: float) -> None:
+        """Record how long the call whose wait came last waited for its reply (from its send)."""
+        fast = waited <= self.limit
+        if fast or self._spun:
+            self.fast_share += (fast - self.fast_share) / 4
+
+    def wait(self, sock: zmq.Socket) -> None:
+        """Spin until `sock` has a message or the window has passed (the receive then blocks)."""
+        window = self.next_window()
+        if not window:
+            return
+        clock = time.perf_counter
+        end = clock() + window
+        # ZMQ_EVENTS processes the socket's pending commands: the cheapest readiness test there is
+        # (Socket.poll builds a Poller per call, a refused NOBLOCK receive raises).
+        while not sock.getsockopt(_EVENTS) & _POLLIN and clock() < end:
+            pass
 
 
 def idempotent(method: Callable) -> Callable:
@@ -371,6 +465,7 @@ class _Pending(NamedTuple):
     id: int
     deadline: float
     timeout: float
+    sent: float  # time.perf_counter() when sent
 
 
 def request_each(calls: Sequence[tuple[Client, str, Mapping[str, Any]]]) -> list[Any]:
@@ -409,13 +504,16 @@ class Client:
     `resolve`, if given, is called for a fresh endpoint whenever the socket is replaced (after a
     timeout), so a client found through the hub follows a daemon that restarted elsewhere.
     A Client may be shared between threads; calls are serialised.
+    `spin`: how long to busy-wait for a fast service's reply before blocking, in seconds (see
+    ReplySpin; 0: never; default: $PODIUM_SPIN_US microseconds, else 200).
     """
 
     def __init__(self, endpoint: str | None = None, *, service: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT, retries: int = 2,
                  curve: ClientCurve | None = None, context: zmq.Context | None = None,
                  resolve: Callable[[], str] | None = None,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 spin: float | None = None) -> None:
         if endpoint is None and resolve is None:
             raise ValueError("Client needs an endpoint or a resolve function")
         self.service = service or endpoint or "service"
@@ -424,6 +522,7 @@ class Client:
         self.curve = curve
         self.context = context or zmq.Context.instance()
         self.max_message_bytes = max_message_bytes
+        self.spin = ReplySpin(default_spin() if spin is None else spin)
         self._resolve = resolve
         self.endpoint = endpoint
         self.stale_replies = 0
@@ -548,13 +647,14 @@ class Client:
         except zmq.ZMQError as exc:
             self._reset()
             raise CallTimeout(f"{self.service}.{method}: could not send to {self.endpoint}: {exc}") from exc
-        return _Pending(sock, method, req_id, deadline, timeout)
+        return _Pending(sock, method, req_id, deadline, timeout, time.perf_counter())
 
     def _collect(self, pending: _Pending) -> Any:
-        sock, method, req_id, deadline, timeout = pending
+        sock, method, req_id, deadline, timeout, sent = pending
         if self._monitor is not None:
             self._await_handshake(sock, deadline)
         while True:
+            self.spin.wait(sock)
             # A blocking receive with a timeout costs less than zmq.poll + receive on this hot path.
             # The option is set only when it changes: pyzmq's attribute setter costs ~4 us a call,
             # setsockopt ~1 us, and a call's wait is the same to the millisecond most of the time.
@@ -566,11 +666,13 @@ class Client:
                 reply = self._receive(sock)
             except zmq.Again:
                 self._reset()
+                self.spin.observe(timeout)
                 raise CallTimeout(f"{self.service}.{method}: no reply from {self.endpoint} within "
                                   f"{timeout:g} s (is the service running?)") from None
             if reply is None or reply.id != req_id:
                 self.stale_replies += 1
                 continue
+            self.spin.observe(time.perf_counter() - sent)
             if reply.kind == wire.ERROR:
                 raise self._remote_error(method, reply.body)
             return reply.body
