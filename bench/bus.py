@@ -34,7 +34,7 @@ import zmq
 from rich.console import Console
 from rich.table import Table
 
-from control.bus.rpc import Client, ReplySpin, Server
+from control.bus.rpc import Client, ReplySpin, Server, default_spin
 from control.progress import progress_bar
 
 OBS, ACTION, SCREEN = 348, 17, (1080, 2400, 3)
@@ -94,14 +94,14 @@ def raw_caller(endpoint: str, case: str, spin: bool = False):
             sock.send(request, copy=False)
             sock.recv_multipart(copy=False)
         return call
-    waiting = ReplySpin()
+    waiting = ReplySpin(default_spin())  # as podium's Client: PODIUM_SPIN_US applies to both
 
     def spinning_call() -> None:
         sock.send(request, copy=False)
-        sent = time.perf_counter()
-        waiting.wait(sock)
+        window, started = waiting.next_window(), time.perf_counter()
+        waiting.wait(sock, window)
         sock.recv_multipart(copy=False)
-        waiting.observe(time.perf_counter() - sent)
+        waiting.observe(time.perf_counter() - started)
     return spinning_call
 
 

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 _SNDMORE, _RCVTIMEO = int(zmq.SNDMORE), int(zmq.RCVTIMEO)
 _EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
+_yield_cpu = getattr(os, "sched_yield", lambda: None)  # (os.sched_yield: POSIX only)
 
 
 def send_frames(sock: zmq.Socket, frames: Sequence[Any]) -> None:
@@ -95,21 +96,22 @@ MAX_LOGGED_FAULTS = 32  # distinct internal faults logged with their traceback (
 # own haltpoll governor (guest_halt_poll_ns, 200 us upstream). See ReplySpin. The environment
 # variable sets it for every client of a process that is not given one (0: never spin).
 DEFAULT_SPIN = 200e-6
+MAX_SPIN = 0.01  # beyond this a spin costs more CPU than any wake-up it saves
 SPIN_ENV = "PODIUM_SPIN_US"
 
 
 def default_spin() -> float:
     """The spin limit in seconds: $PODIUM_SPIN_US (microseconds) where set, else DEFAULT_SPIN."""
     text = os.environ.get(SPIN_ENV)
-    if text is None:
+    if not text:  # unset or empty: as for podium's other variables
         return DEFAULT_SPIN
     try:
         micros = float(text)
     except ValueError:
         micros = math.nan
-    if not 0 <= micros <= 1e6:
+    if not 0 <= micros <= MAX_SPIN * 1e6:
         raise InvalidOption(f"{SPIN_ENV}={text!r}: must be a number of microseconds from 0 "
-                            "(never spin) to 1000000")
+                            f"(never spin) to {MAX_SPIN * 1e6:.0f}")
     return micros * 1e-6
 
 
@@ -141,8 +143,8 @@ class ReplySpin:
     PROBE_EVERY = 16
 
     def __init__(self, limit: float = DEFAULT_SPIN, cpus: int | None = None) -> None:
-        if not 0 <= limit <= 1:
-            raise InvalidOption(f"spin must be from 0 to 1 seconds, got {limit!r}")
+        if not 0 <= limit <= MAX_SPIN:
+            raise InvalidOption(f"spin must be from 0 to {MAX_SPIN} seconds, got {limit!r}")
         self.limit = limit if (usable_cpus() if cpus is None else cpus) > 1 else 0.0
         self.fast_share = 1.0  # of recent replies, those that came within `limit`
         self._calls_blocked = 0
@@ -153,7 +155,7 @@ class ReplySpin:
         return bool(self.limit) and self.fast_share >= 0.5
 
     def next_window(self) -> float:
-        """How long the next wait spins (0: it blocks at once)."""
+        """How long the next call's wait spins (0: it blocks at once); once per call."""
         if self.spinning:
             window = self.limit
         else:
@@ -163,22 +165,29 @@ class ReplySpin:
         return window
 
     def observe(self, waited: float) -> None:
-        """Record how long the call whose wait came last waited for its reply (from its send)."""
+        """Record how long the call whose window came last waited for its reply (from the start of
+        its wait: a reply that was already there when a caller came for it was fast)."""
         fast = waited <= self.limit
         if fast or self._spun:
             self.fast_share += (fast - self.fast_share) / 4
 
-    def wait(self, sock: zmq.Socket) -> None:
-        """Spin until `sock` has a message or the window has passed (the receive then blocks)."""
-        window = self.next_window()
+    def wait(self, sock: zmq.Socket, window: float, deadline: float | None = None) -> None:
+        """Spin until `sock` has a message, the window has passed or the deadline (Unix time) has
+        come, whichever is first; the receive then blocks. Nothing is received here."""
         if not window:
             return
         clock = time.perf_counter
+        if deadline is not None:
+            window = min(window, deadline - time.time())
         end = clock() + window
-        # ZMQ_EVENTS processes the socket's pending commands: the cheapest readiness test there is
-        # (Socket.poll builds a Poller per call, a refused NOBLOCK receive raises).
+        # ZMQ_EVENTS processes the socket's pending commands (one non-blocking poll(2) of its
+        # mailbox, never a halt): the cheapest readiness test there is (Socket.poll builds a Poller
+        # per call, a refused NOBLOCK receive raises).
+        # sched_yield lets go of the GIL on every turn without sleeping: a server thread in this
+        # process (or any other thread) must be able to run while this one waits, or the spin
+        # would delay the very reply it waits for. (time.sleep(0) would sleep: timer slack.)
         while not sock.getsockopt(_EVENTS) & _POLLIN and clock() < end:
-            pass
+            _yield_cpu()
 
 
 def idempotent(method: Callable) -> Callable:
@@ -465,7 +474,6 @@ class _Pending(NamedTuple):
     id: int
     deadline: float
     timeout: float
-    sent: float  # time.perf_counter() when sent
 
 
 def request_each(calls: Sequence[tuple[Client, str, Mapping[str, Any]]]) -> list[Any]:
@@ -522,7 +530,7 @@ class Client:
         self.curve = curve
         self.context = context or zmq.Context.instance()
         self.max_message_bytes = max_message_bytes
-        self.spin = ReplySpin(default_spin() if spin is None else spin)
+        self.reply_spin = ReplySpin(default_spin() if spin is None else spin)
         self._resolve = resolve
         self.endpoint = endpoint
         self.stale_replies = 0
@@ -647,14 +655,15 @@ class Client:
         except zmq.ZMQError as exc:
             self._reset()
             raise CallTimeout(f"{self.service}.{method}: could not send to {self.endpoint}: {exc}") from exc
-        return _Pending(sock, method, req_id, deadline, timeout, time.perf_counter())
+        return _Pending(sock, method, req_id, deadline, timeout)
 
     def _collect(self, pending: _Pending) -> Any:
-        sock, method, req_id, deadline, timeout, sent = pending
+        sock, method, req_id, deadline, timeout = pending
         if self._monitor is not None:
             self._await_handshake(sock, deadline)
+        window, started = self.reply_spin.next_window(), time.perf_counter()
         while True:
-            self.spin.wait(sock)
+            self.reply_spin.wait(sock, window, deadline)
             # A blocking receive with a timeout costs less than zmq.poll + receive on this hot path.
             # The option is set only when it changes: pyzmq's attribute setter costs ~4 us a call,
             # setsockopt ~1 us, and a call's wait is the same to the millisecond most of the time.
@@ -666,13 +675,13 @@ class Client:
                 reply = self._receive(sock)
             except zmq.Again:
                 self._reset()
-                self.spin.observe(timeout)
+                self.reply_spin.observe(timeout)
                 raise CallTimeout(f"{self.service}.{method}: no reply from {self.endpoint} within "
                                   f"{timeout:g} s (is the service running?)") from None
             if reply is None or reply.id != req_id:
                 self.stale_replies += 1
                 continue
-            self.spin.observe(time.perf_counter() - sent)
+            self.reply_spin.observe(time.perf_counter() - started)
             if reply.kind == wire.ERROR:
                 raise self._remote_error(method, reply.body)
             return reply.body
