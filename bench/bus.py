@@ -101,7 +101,7 @@ def raw_caller(endpoint: str, case: str, spin: bool = False):
         window, started = waiting.next_window(), time.perf_counter()
         waiting.wait(sock, window)
         sock.recv_multipart(copy=False)
-        waiting.observe(time.perf_counter() - started)
+        waiting.observe(time.perf_counter() - started, window)
     return spinning_call
 
 

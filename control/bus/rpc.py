@@ -148,7 +148,6 @@ class ReplySpin:
         self.limit = limit if (usable_cpus() if cpus is None else cpus) > 1 else 0.0
         self.fast_share = 1.0  # of recent replies, those that came within `limit`
         self._calls_blocked = 0
-        self._spun = False  # whether the current call's wait spun
 
     @property
     def spinning(self) -> bool:
@@ -157,18 +156,15 @@ class ReplySpin:
     def next_window(self) -> float:
         """How long the next call's wait spins (0: it blocks at once); once per call."""
         if self.spinning:
-            window = self.limit
-        else:
-            self._calls_blocked += 1
-            window = self.limit if self._calls_blocked % self.PROBE_EVERY == 0 else 0.0
-        self._spun = bool(window)
-        return window
+            return self.limit
+        self._calls_blocked += 1
+        return self.limit if self._calls_blocked % self.PROBE_EVERY == 0 else 0.0
 
-    def observe(self, waited: float) -> None:
-        """Record how long the call whose window came last waited for its reply (from the start of
+    def observe(self, waited: float, window: float) -> None:
+        """Record how long a call whose wait had `window` waited for its reply (from the start of
         its wait: a reply that was already there when a caller came for it was fast)."""
         fast = waited <= self.limit
-        if fast or self._spun:
+        if fast or window:
             self.fast_share += (fast - self.fast_share) / 4
 
     def wait(self, sock: zmq.Socket, window: float, deadline: float | None = None) -> None:
@@ -675,13 +671,13 @@ class Client:
                 reply = self._receive(sock)
             except zmq.Again:
                 self._reset()
-                self.reply_spin.observe(timeout)
+                self.reply_spin.observe(timeout, window)
                 raise CallTimeout(f"{self.service}.{method}: no reply from {self.endpoint} within "
                                   f"{timeout:g} s (is the service running?)") from None
             if reply is None or reply.id != req_id:
                 self.stale_replies += 1
                 continue
-            self.reply_spin.observe(time.perf_counter() - started)
+            self.reply_spin.observe(time.perf_counter() - started, window)
             if reply.kind == wire.ERROR:
                 raise self._remote_error(method, reply.body)
             return reply.body

@@ -30,8 +30,9 @@ def windows(spin: ReplySpin, waited: float, calls: int) -> list[float]:
     """The window of each of `calls` calls that then waited `waited` for their reply."""
     out = []
     for _ in range(calls):
-        out.append(spin.next_window())
-        spin.observe(waited)
+        window = spin.next_window()
+        out.append(window)
+        spin.observe(waited, window)
     return out
 
 
@@ -56,7 +57,7 @@ def test_spinning_comes_back_when_the_service_gets_fast_again():
     # Blocked calls wait longer than they would have spinning (the wake-up): only probes tell.
     for _ in range(2 * ReplySpin.PROBE_EVERY):
         window = spin.next_window()
-        spin.observe(FAST if window else DEFAULT_SPIN * 1.5)
+        spin.observe(FAST if window else DEFAULT_SPIN * 1.5, window)
         if spin.spinning:
             break
     assert spin.spinning
